@@ -1,0 +1,18 @@
+//! Endwell's domain: the vocabulary of DESIGN.md as types and pure rules.
+//!
+//! No I/O, no async, no SQL: everything here is a function of its inputs, so
+//! the rules that keep boundaries holding can be tested on their own and
+//! reused by the store, the web UI, the API and the CLI alike.
+
+pub mod access;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod lifecycle;
+pub mod model;
+pub mod terms;
+
+pub use error::DomainError;
+pub use ids::{AgreementId, ClientId, EngagementId, EventId, UserId};
+pub use lifecycle::{EngagementState, Transition};
+pub use terms::Terms;
