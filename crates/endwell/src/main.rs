@@ -1,1 +1,3 @@
+mod demo;
+
 fn main() {}
