@@ -11,6 +11,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod model;
 pub mod terms;
+pub mod terms_form;
 
 pub use error::DomainError;
 pub use ids::{AgreementId, ClientId, EngagementId, EventId, UserId};

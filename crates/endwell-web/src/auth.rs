@@ -1,0 +1,199 @@
+//! Who is asking: passwords (argon2id), browser sessions in cookies with a
+//! CSRF token per session, and bearer tokens for the API. Only hashes of
+//! session and API tokens are stored, so a database copy cannot be used to
+//! log in.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use endwell_core::access::Viewer;
+use endwell_core::model::User;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::error::{ApiError, AppError};
+use crate::AppState;
+
+pub const SESSION_COOKIE: &str = "endwell_session";
+pub const LOGIN_CSRF_COOKIE: &str = "endwell_login_csrf";
+
+/// An argon2id PHC string for `password`.
+pub fn hash_password(password: &str) -> Result<String, AppError> {
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| AppError::Internal(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// Check a password against a stored hash. Without a hash, a dummy check
+/// runs anyway so that response time does not reveal which accounts exist.
+pub fn verify_password(hash: Option<&str>, password: &str) -> bool {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| hash_password("not a real password").unwrap_or_default());
+    let (h, real) = match hash {
+        Some(h) => (h, true),
+        None => (dummy.as_str(), false),
+    };
+    let ok = PasswordHash::new(h)
+        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .unwrap_or(false);
+    ok && real
+}
+
+/// The rules for a new password: long enough to be worth having.
+pub fn check_new_password(password: &str) -> Result<(), endwell_core::DomainError> {
+    if password.chars().count() < 10 {
+        return Err(endwell_core::DomainError::invalid("password", "use at least 10 characters"));
+    }
+    Ok(())
+}
+
+/// A new random secret (256 bits), URL-safe.
+pub fn new_token() -> String {
+    let mut b = [0u8; 32];
+    rand::rng().fill_bytes(&mut b);
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+/// What is stored for a token.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, and Secure when served over HTTPS.
+pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age_secs: i64) -> String {
+    let secure = if state.config.secure_cookies { "; Secure" } else { "" };
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}")
+}
+
+/// The logged-in user of a page request, with the session's CSRF token.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub user: User,
+    pub csrf: String,
+    pub session_hash: String,
+}
+
+impl CurrentUser {
+    pub fn viewer(&self) -> Viewer {
+        Viewer { id: self.user.id, role: self.user.role }
+    }
+
+    /// Refuse a form whose token is not this session's.
+    pub fn check_csrf(&self, submitted: &str) -> Result<(), AppError> {
+        if constant_time_eq(submitted.as_bytes(), self.csrf.as_bytes()) {
+            Ok(())
+        } else {
+            Err(AppError::Csrf)
+        }
+    }
+}
+
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Not logged in: go to the login page and come back afterwards.
+pub struct LoginRedirect(String);
+
+impl IntoResponse for LoginRedirect {
+    fn into_response(self) -> Response {
+        let next: String = url_encode(&self.0);
+        Redirect::to(&format!("/login?next={next}")).into_response()
+    }
+}
+
+pub fn url_encode(s: &str) -> String {
+    serde_urlencoded::to_string([("", s)]).map(|e| e[1..].to_string()).unwrap_or_default()
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let here = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(LoginRedirect(here).into_response());
+        };
+        let hash = token_hash(&token);
+        match state.store.session(&hash).await {
+            Ok(Some((user, csrf))) => Ok(CurrentUser { user, csrf, session_hash: hash }),
+            Ok(None) => Err(LoginRedirect(here).into_response()),
+            Err(e) => Err(crate::pages::error_page(None, AppError::from(e))),
+        }
+    }
+}
+
+/// The user behind an API request's bearer token.
+#[derive(Debug, Clone)]
+pub struct ApiUser(pub User);
+
+impl ApiUser {
+    pub fn viewer(&self) -> Viewer {
+        Viewer { id: self.0.id, role: self.0.role }
+    }
+}
+
+impl FromRequestParts<AppState> for ApiUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(AppError::Unauthenticated)?;
+        match state.store.user_by_api_token(&token_hash(token)).await? {
+            Some(u) => Ok(ApiUser(u)),
+            None => Err(AppError::Unauthenticated.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify() {
+        let h = hash_password("correct horse battery").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password(Some(&h), "correct horse battery"));
+        assert!(!verify_password(Some(&h), "wrong"));
+        assert!(!verify_password(None, "not a real password"));
+        assert!(!verify_password(Some("garbage"), "x"));
+    }
+
+    #[test]
+    fn tokens_and_cookies() {
+        let t = new_token();
+        assert_eq!(t.len(), 43);
+        assert_ne!(token_hash(&t), t);
+        let mut h = HeaderMap::new();
+        h.insert("cookie", "a=1; endwell_session=xyz; b=2".parse().unwrap());
+        assert_eq!(cookie(&h, SESSION_COOKIE).as_deref(), Some("xyz"));
+        assert_eq!(url_encode("/caseload?state=ended"), "%2Fcaseload%3Fstate%3Dended");
+    }
+}
