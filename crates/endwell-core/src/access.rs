@@ -34,12 +34,21 @@ mod tests {
 
     #[test]
     fn supervisors_read_their_team_and_change_only_their_own() {
-        let sup = Viewer { id: UserId::new(), role: Role::Supervisor };
-        let pra = Viewer { id: UserId::new(), role: Role::Practitioner };
+        let sup = Viewer {
+            id: UserId::new(),
+            role: Role::Supervisor,
+        };
+        let pra = Viewer {
+            id: UserId::new(),
+            role: Role::Practitioner,
+        };
         let other = UserId::new();
         assert_eq!(readable_caseloads(sup, &[pra.id]), vec![sup.id, pra.id]);
         assert_eq!(readable_caseloads(pra, &[other]), vec![pra.id]);
-        let admin = Viewer { id: UserId::new(), role: Role::Admin };
+        let admin = Viewer {
+            id: UserId::new(),
+            role: Role::Admin,
+        };
         assert_eq!(readable_caseloads(admin, &[pra.id]), vec![admin.id]);
         assert!(!can_change(sup, pra.id));
         assert!(can_change(pra, pra.id));

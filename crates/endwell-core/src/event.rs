@@ -9,8 +9,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::ids::{ClientId, EngagementId, EventId, UserId};
 use crate::DomainError;
+use crate::ids::{ClientId, EngagementId, EventId, UserId};
 
 /// Who caused an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -225,7 +225,10 @@ pub fn verify_chain<'a>(
     };
     for e in events {
         if e.seq != last_seq + 1 {
-            return Err(ChainError::Gap { prev: last_seq, seq: e.seq });
+            return Err(ChainError::Gap {
+                prev: last_seq,
+                seq: e.seq,
+            });
         }
         if e.prev_hash != last_hash {
             return Err(ChainError::Link { seq: e.seq });
@@ -287,6 +290,12 @@ mod tests {
         let c = chain(2);
         let back: Vec<Event> = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
         verify_chain(None, &back).unwrap();
-        assert_eq!("user:0195f3a2-7c1e-7000-8000-000000000000".parse::<Actor>().unwrap().to_string(), "user:0195f3a2-7c1e-7000-8000-000000000000");
+        assert_eq!(
+            "user:0195f3a2-7c1e-7000-8000-000000000000"
+                .parse::<Actor>()
+                .unwrap()
+                .to_string(),
+            "user:0195f3a2-7c1e-7000-8000-000000000000"
+        );
     }
 }

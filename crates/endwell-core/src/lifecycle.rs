@@ -71,9 +71,7 @@ impl FromStr for EngagementState {
             .ok_or_else(|| {
                 DomainError::invalid(
                     "state",
-                    format!(
-                        "unknown state {s:?}; expected proposed, active, ending, ended or transferred"
-                    ),
+                    format!("unknown state {s:?}; expected proposed, active, ending, ended or transferred"),
                 )
             })
     }
@@ -161,17 +159,14 @@ impl fmt::Display for Transition {
 impl FromStr for Transition {
     type Err = DomainError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Transition::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| {
-                DomainError::invalid(
-                    "transition",
-                    format!(
-                        "unknown transition {s:?}; expected one of activate, withdraw, begin_ending, resume, end, transfer"
-                    ),
-                )
-            })
+        Transition::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| {
+            DomainError::invalid(
+                "transition",
+                format!(
+                    "unknown transition {s:?}; expected one of activate, withdraw, begin_ending, resume, end, transfer"
+                ),
+            )
+        })
     }
 }
 
@@ -196,11 +191,7 @@ pub fn apply(
             let allowed: Vec<&str> = from.allowed().iter().map(|t| t.as_str()).collect();
             format!("from {from} the allowed steps are {}", allowed.join(", "))
         };
-        return Err(DomainError::InvalidTransition {
-            from,
-            transition,
-            hint,
-        });
+        return Err(DomainError::InvalidTransition { from, transition, hint });
     }
     if transition == Transition::Activate && !ctx.has_consented_agreement {
         return Err(DomainError::InvalidTransition {

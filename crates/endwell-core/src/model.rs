@@ -9,10 +9,10 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
+use crate::DomainError;
 use crate::ids::{AgreementId, ClientId, EngagementId, UserId};
 use crate::lifecycle::EngagementState;
 use crate::terms::{Terms, Zone};
-use crate::DomainError;
 
 /// What a user may do. A practitioner sees only their own caseload; a
 /// supervisor also sees (read-only) the caseloads of those they supervise; an
@@ -48,7 +48,10 @@ impl FromStr for Role {
             "practitioner" => Ok(Role::Practitioner),
             "supervisor" => Ok(Role::Supervisor),
             "admin" => Ok(Role::Admin),
-            _ => Err(DomainError::invalid("role", format!("{s:?} is not a role; use practitioner, supervisor or admin"))),
+            _ => Err(DomainError::invalid(
+                "role",
+                format!("{s:?} is not a role; use practitioner, supervisor or admin"),
+            )),
         }
     }
 }
@@ -202,10 +205,13 @@ pub struct EngagementFields {
 
 impl EngagementFields {
     pub fn validate(self) -> Result<EngagementFields, DomainError> {
-        if let (Some(s), Some(e)) = (self.started_on, self.planned_end) {
-            if e < s {
-                return Err(DomainError::invalid("planned_end", "the planned end is before the start"));
-            }
+        if let (Some(s), Some(e)) = (self.started_on, self.planned_end)
+            && e < s
+        {
+            return Err(DomainError::invalid(
+                "planned_end",
+                "the planned end is before the start",
+            ));
         }
         Ok(EngagementFields {
             title: required("title", &self.title, 200)?,
@@ -247,7 +253,10 @@ impl FromStr for ConsentMethod {
             "in_person" => Ok(ConsentMethod::InPerson),
             "client_page" => Ok(ConsentMethod::ClientPage),
             "written" => Ok(ConsentMethod::Written),
-            _ => Err(DomainError::invalid("consent_method", "use in_person, client_page or written")),
+            _ => Err(DomainError::invalid(
+                "consent_method",
+                "use in_person, client_page or written",
+            )),
         }
     }
 }
@@ -310,7 +319,8 @@ pub fn parse_email(field: &str, value: &str) -> Result<String, DomainError> {
         || !domain.contains('.')
         || domain.starts_with('.')
         || domain.ends_with('.')
-        || v.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
+        || v.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
         || v.len() > 254
     {
         return Err(bad());

@@ -65,13 +65,13 @@ impl Terms {
 
     /// Rules that span several keys and so cannot be checked while parsing.
     fn check(&self) -> Result<(), DomainError> {
-        if let (Some(n), Some(once)) = (self.auto_reply.every_days, self.auto_reply.once_per) {
-            if once == OncePer::ClosedPeriod {
-                return Err(DomainError::invalid(
-                    "auto_reply",
-                    format!("give either once_per = \"closed_period\" or every_days = {n}, not both"),
-                ));
-            }
+        if let (Some(n), Some(once)) = (self.auto_reply.every_days, self.auto_reply.once_per)
+            && once == OncePer::ClosedPeriod
+        {
+            return Err(DomainError::invalid(
+                "auto_reply",
+                format!("give either once_per = \"closed_period\" or every_days = {n}, not both"),
+            ));
         }
         if self.auto_reply.every_days == Some(0) {
             return Err(DomainError::invalid("auto_reply.every_days", "must be at least 1"));
@@ -114,11 +114,7 @@ fn toml_error(text: &str, e: &toml::de::Error) -> String {
     match e.span() {
         Some(span) => {
             let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            let key = text
-                .lines()
-                .nth(line - 1)
-                .map(|l| l.trim())
-                .unwrap_or_default();
+            let key = text.lines().nth(line - 1).map(|l| l.trim()).unwrap_or_default();
             format!("line {line}: {msg} (at `{key}`)")
         }
         None => msg,
@@ -177,7 +173,8 @@ macro_rules! string_serde {
         impl<'de> Deserialize<'de> for $t {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let s = String::deserialize(d)?;
-                s.parse().map_err(|e: DomainError| serde::de::Error::custom(message_of(&e)))
+                s.parse()
+                    .map_err(|e: DomainError| serde::de::Error::custom(message_of(&e)))
             }
         }
     };
@@ -294,17 +291,27 @@ impl Weekday {
         ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][self as usize]
     }
     pub fn name(self) -> &'static str {
-        ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"][self as usize]
+        [
+            "Monday",
+            "Tuesday",
+            "Wednesday",
+            "Thursday",
+            "Friday",
+            "Saturday",
+            "Sunday",
+        ][self as usize]
     }
 }
 
 impl FromStr for Weekday {
     type Err = DomainError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Weekday::ALL
-            .into_iter()
-            .find(|d| d.key() == s.trim())
-            .ok_or_else(|| DomainError::invalid("days", format!("{s:?} is not a day; use mon, tue, wed, thu, fri, sat or sun")))
+        Weekday::ALL.into_iter().find(|d| d.key() == s.trim()).ok_or_else(|| {
+            DomainError::invalid(
+                "days",
+                format!("{s:?} is not a day; use mon, tue, wed, thu, fri, sat or sun"),
+            )
+        })
     }
 }
 
@@ -450,9 +457,9 @@ impl TryFrom<RawException> for Exception {
             (LocalPoint::At(a), LocalPoint::At(b)) if a >= b => {
                 Err(format!("exception from {a} to {b} ends before it starts"))
             }
-            (LocalPoint::Day(_), LocalPoint::At(_)) | (LocalPoint::At(_), LocalPoint::Day(_)) => Err(
-                "an exception's from and to must both be dates or both be date and time".into(),
-            ),
+            (LocalPoint::Day(_), LocalPoint::At(_)) | (LocalPoint::At(_), LocalPoint::Day(_)) => {
+                Err("an exception's from and to must both be dates or both be date and time".into())
+            }
             (from, to) => Ok(Exception {
                 from,
                 to,
@@ -487,10 +494,12 @@ impl Channel {
 impl FromStr for Channel {
     type Err = DomainError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Channel::ALL
-            .into_iter()
-            .find(|c| c.key() == s.trim())
-            .ok_or_else(|| DomainError::invalid("channel", format!("{s:?} is not a channel; use email, sms, voice or portal")))
+        Channel::ALL.into_iter().find(|c| c.key() == s.trim()).ok_or_else(|| {
+            DomainError::invalid(
+                "channel",
+                format!("{s:?} is not a channel; use email, sms, voice or portal"),
+            )
+        })
     }
 }
 
@@ -671,12 +680,30 @@ mod tests {
     #[test]
     fn bad_values_are_explained() {
         let cases = [
-            ("timezone = \"Mars/Olympus\"\n[office_hours]\n", "not a known IANA time zone"),
-            ("timezone = \"UTC\"\n[office_hours]\nmon = [\"17:00-09:00\"]\n", "ends before it starts"),
-            ("timezone = \"UTC\"\n[office_hours]\nmon = [\"9-5\"]\n", "write a range like"),
-            ("timezone = \"UTC\"\n[office_hours]\nmon = [\"09:00-12:00\", \"11:00-13:00\"]\n", "overlaps"),
-            ("timezone = \"UTC\"\n[office_hours]\n[[exceptions]]\nfrom = \"2026-12-28\"\nto = \"2026-12-24\"\n", "ends before it starts"),
-            ("timezone = \"UTC\"\n[office_hours]\n[auto_reply]\nonce_per = \"closed_period\"\nevery_days = 4\n", "not both"),
+            (
+                "timezone = \"Mars/Olympus\"\n[office_hours]\n",
+                "not a known IANA time zone",
+            ),
+            (
+                "timezone = \"UTC\"\n[office_hours]\nmon = [\"17:00-09:00\"]\n",
+                "ends before it starts",
+            ),
+            (
+                "timezone = \"UTC\"\n[office_hours]\nmon = [\"9-5\"]\n",
+                "write a range like",
+            ),
+            (
+                "timezone = \"UTC\"\n[office_hours]\nmon = [\"09:00-12:00\", \"11:00-13:00\"]\n",
+                "overlaps",
+            ),
+            (
+                "timezone = \"UTC\"\n[office_hours]\n[[exceptions]]\nfrom = \"2026-12-28\"\nto = \"2026-12-24\"\n",
+                "ends before it starts",
+            ),
+            (
+                "timezone = \"UTC\"\n[office_hours]\n[auto_reply]\nonce_per = \"closed_period\"\nevery_days = 4\n",
+                "not both",
+            ),
         ];
         for (text, want) in cases {
             let err = Terms::from_toml(text).unwrap_err().to_string();

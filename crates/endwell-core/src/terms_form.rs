@@ -9,11 +9,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::DomainError;
 use crate::terms::{
     AutoReply, Channel, Channels, Crisis, EngagementTerms, Exception, LocalPoint, OfficeHours, OnCall, OncePer,
     PractitionerTerms, Terms, TimeRange, Weekday, Zone,
 };
-use crate::DomainError;
 
 /// Every field of the editor, as text.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -112,7 +112,11 @@ fn parse_exception(line: &str) -> Result<Exception, DomainError> {
             format!("{line:?}: the end must come after the start, and both be dates or both date and time"),
         ));
     }
-    Ok(Exception { from, to, reason: reason.to_string() })
+    Ok(Exception {
+        from,
+        to,
+        reason: reason.to_string(),
+    })
 }
 
 fn parse_on_call(line: &str) -> Result<OnCall, DomainError> {
@@ -124,7 +128,10 @@ fn parse_on_call(line: &str) -> Result<OnCall, DomainError> {
     };
     // Split at the hours: the one token containing '-' and ':'.
     let tokens: Vec<&str> = line.split([' ', ',']).filter(|t| !t.is_empty()).collect();
-    let at = tokens.iter().position(|t| t.contains(':') && t.contains('-')).ok_or_else(bad)?;
+    let at = tokens
+        .iter()
+        .position(|t| t.contains(':') && t.contains('-'))
+        .ok_or_else(bad)?;
     let days = tokens[..at]
         .iter()
         .map(|d| d.parse::<Weekday>())
@@ -157,20 +164,29 @@ impl TermsForm {
             (Weekday::Sat, &self.hours_sat),
             (Weekday::Sun, &self.hours_sun),
         ] {
-            *office_hours.day_mut(day) = OfficeHours::parse_day(text).map_err(|e| with_field(&format!("hours_{}", day.key()), e))?;
+            *office_hours.day_mut(day) =
+                OfficeHours::parse_day(text).map_err(|e| with_field(&format!("hours_{}", day.key()), e))?;
         }
         let every_days = number("auto_reply_every_days", &self.auto_reply_every_days)?;
         let (once_per, every_days) = if self.auto_reply_period.trim() == "every_days" {
             match every_days {
                 Some(n) if n >= 1 => (None, Some(n)),
-                _ => return Err(DomainError::invalid("auto_reply_every_days", "give the number of days between replies (1 or more)")),
+                _ => {
+                    return Err(DomainError::invalid(
+                        "auto_reply_every_days",
+                        "give the number of days between replies (1 or more)",
+                    ));
+                }
             }
         } else {
             (Some(OncePer::ClosedPeriod), None)
         };
         let ends_on = match self.ends_on.trim() {
             "" => None,
-            t => Some(t.parse().map_err(|_| DomainError::invalid("ends_on", format!("{t:?} is not a date like 2027-06-30")))?),
+            t => Some(
+                t.parse()
+                    .map_err(|_| DomainError::invalid("ends_on", format!("{t:?} is not a date like 2027-06-30")))?,
+            ),
         };
         Ok(Terms {
             timezone,
@@ -191,7 +207,9 @@ impl TermsForm {
                 every_days,
                 text: self.auto_reply_text.trim().to_string(),
             },
-            crisis: Crisis { resources: list(&self.crisis_resources) },
+            crisis: Crisis {
+                resources: list(&self.crisis_resources),
+            },
             channels: Channels {
                 email: opt(&self.channel_email),
                 sms: opt(&self.channel_sms),
@@ -220,7 +238,14 @@ impl TermsForm {
 
     /// The editor filled in from existing terms.
     pub fn from_terms(t: &Terms) -> TermsForm {
-        let day = |d: Weekday| t.office_hours.day(d).iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ");
+        let day = |d: Weekday| {
+            t.office_hours
+                .day(d)
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let num = |n: Option<u32>| n.map(|n| n.to_string()).unwrap_or_default();
         let s = |o: &Option<String>| o.clone().unwrap_or_default();
         let e = &t.engagement;
@@ -240,8 +265,16 @@ impl TermsForm {
                 .exceptions
                 .iter()
                 .map(|x| {
-                    let span = if x.from == x.to { x.from.to_string() } else { format!("{} to {}", x.from, x.to) };
-                    if x.reason.is_empty() { span } else { format!("{span}: {}", x.reason) }
+                    let span = if x.from == x.to {
+                        x.from.to_string()
+                    } else {
+                        format!("{} to {}", x.from, x.to)
+                    };
+                    if x.reason.is_empty() {
+                        span
+                    } else {
+                        format!("{span}: {}", x.reason)
+                    }
                 })
                 .collect::<Vec<_>>()
                 .join("\n"),
@@ -255,8 +288,16 @@ impl TermsForm {
                 })
                 .collect::<Vec<_>>()
                 .join("\n"),
-            auto_reply_enabled: if t.auto_reply.enabled { "on".into() } else { String::new() },
-            auto_reply_period: if t.auto_reply.every_days.is_some() { "every_days".into() } else { "closed_period".into() },
+            auto_reply_enabled: if t.auto_reply.enabled {
+                "on".into()
+            } else {
+                String::new()
+            },
+            auto_reply_period: if t.auto_reply.every_days.is_some() {
+                "every_days".into()
+            } else {
+                "closed_period".into()
+            },
             auto_reply_every_days: num(t.auto_reply.every_days),
             auto_reply_text: t.auto_reply.text.clone(),
             crisis_resources: t.crisis.resources.join("\n"),
@@ -294,7 +335,10 @@ mod tests {
         t.auto_reply.once_per = Some(OncePer::ClosedPeriod);
         let form = TermsForm::from_terms(&t);
         assert_eq!(form.hours_mon, "09:00-12:30, 13:30-17:00");
-        assert_eq!(form.exceptions, "2026-12-24 to 2026-12-28: Holiday\n2027-01-15T12:00 to 2027-01-15T17:00: Training");
+        assert_eq!(
+            form.exceptions,
+            "2026-12-24 to 2026-12-28: Holiday\n2027-01-15T12:00 to 2027-01-15T17:00: Training"
+        );
         assert_eq!(form.on_call, "sat, sun 10:00-16:00 sms, voice");
         assert_eq!(form.to_terms().unwrap(), t);
     }
@@ -303,13 +347,55 @@ mod tests {
     fn mistakes_name_the_field() {
         let base = TermsForm::from_terms(&Terms::starter("UTC".parse().unwrap(), "Sam"));
         let cases: Vec<(TermsForm, &str)> = vec![
-            (TermsForm { hours_tue: "9 till 5".into(), ..base.clone() }, "hours_tue"),
-            (TermsForm { timezone: "London".into(), ..base.clone() }, "timezone"),
-            (TermsForm { sessions: "twelve".into(), ..base.clone() }, "sessions"),
-            (TermsForm { exceptions: "2026-12-28 to 2026-12-24: x".into(), ..base.clone() }, "exceptions"),
-            (TermsForm { on_call: "weekends".into(), ..base.clone() }, "on_call"),
-            (TermsForm { ends_on: "30/06/2027".into(), ..base.clone() }, "ends_on"),
-            (TermsForm { auto_reply_period: "every_days".into(), ..base.clone() }, "auto_reply_every_days"),
+            (
+                TermsForm {
+                    hours_tue: "9 till 5".into(),
+                    ..base.clone()
+                },
+                "hours_tue",
+            ),
+            (
+                TermsForm {
+                    timezone: "London".into(),
+                    ..base.clone()
+                },
+                "timezone",
+            ),
+            (
+                TermsForm {
+                    sessions: "twelve".into(),
+                    ..base.clone()
+                },
+                "sessions",
+            ),
+            (
+                TermsForm {
+                    exceptions: "2026-12-28 to 2026-12-24: x".into(),
+                    ..base.clone()
+                },
+                "exceptions",
+            ),
+            (
+                TermsForm {
+                    on_call: "weekends".into(),
+                    ..base.clone()
+                },
+                "on_call",
+            ),
+            (
+                TermsForm {
+                    ends_on: "30/06/2027".into(),
+                    ..base.clone()
+                },
+                "ends_on",
+            ),
+            (
+                TermsForm {
+                    auto_reply_period: "every_days".into(),
+                    ..base.clone()
+                },
+                "auto_reply_every_days",
+            ),
         ];
         for (form, field) in cases {
             match form.to_terms() {
@@ -317,7 +403,10 @@ mod tests {
                 other => panic!("{field}: {other:?}"),
             }
         }
-        let single = TermsForm { exceptions: "2026-12-31: Closed".into(), ..base };
+        let single = TermsForm {
+            exceptions: "2026-12-31: Closed".into(),
+            ..base
+        };
         assert_eq!(single.to_terms().unwrap().exceptions.len(), 1);
     }
 }

@@ -87,7 +87,10 @@ pub fn normalize_url(database: &str) -> Result<(String, Backend)> {
     if d.starts_with("postgres://") || d.starts_with("postgresql://") {
         return Ok((d.to_string(), Backend::Postgres));
     }
-    let path = d.strip_prefix("sqlite://").or_else(|| d.strip_prefix("sqlite:")).unwrap_or(d);
+    let path = d
+        .strip_prefix("sqlite://")
+        .or_else(|| d.strip_prefix("sqlite:"))
+        .unwrap_or(d);
     if path.is_empty() || path.contains("://") {
         return Err(StoreError::Conflict(format!(
             "{d:?} is not a database: give a SQLite file (endwell.db) or a postgres:// URL"
@@ -96,7 +99,11 @@ pub fn normalize_url(database: &str) -> Result<(String, Backend)> {
     let (path, query) = path.split_once('?').unwrap_or((path, ""));
     let mut q = query.to_string();
     if !q.contains("mode=") {
-        q = if q.is_empty() { "mode=rwc".into() } else { format!("{q}&mode=rwc") };
+        q = if q.is_empty() {
+            "mode=rwc".into()
+        } else {
+            format!("{q}&mode=rwc")
+        };
     }
     Ok((format!("sqlite://{path}?{q}"), Backend::Sqlite))
 }
@@ -185,7 +192,9 @@ impl Store {
     /// lock already does.
     async fn append_event(&self, tx: &mut Transaction<'static, Any>, ev: NewEvent) -> Result<Event> {
         if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock(7346001)").execute(&mut **tx).await?;
+            sqlx::query("SELECT pg_advisory_xact_lock(7346001)")
+                .execute(&mut **tx)
+                .await?;
         }
         let last = sqlx::query("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut **tx)
@@ -220,7 +229,10 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
         if taken.is_some() {
-            return Err(StoreError::Conflict(format!("there is already an account for {}", user.email)));
+            return Err(StoreError::Conflict(format!(
+                "there is already an account for {}",
+                user.email
+            )));
         }
         insert_user(&mut tx, &user, password_hash.as_deref()).await?;
         self.append_event(
@@ -247,7 +259,10 @@ impl Store {
             .await?
             .rows_affected();
         // A new password ends every session.
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
@@ -259,7 +274,8 @@ impl Store {
             .bind(email)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| Ok((row_user(&r)?, r.try_get::<Option<String>, _>("password_hash")?))).transpose()
+        row.map(|r| Ok((row_user(&r)?, r.try_get::<Option<String>, _>("password_hash")?)))
+            .transpose()
     }
 
     pub async fn user(&self, id: UserId) -> Result<User> {
@@ -272,7 +288,9 @@ impl Store {
     }
 
     pub async fn users(&self) -> Result<Vec<User>> {
-        let rows = sqlx::query("SELECT * FROM users ORDER BY display_name, email").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT * FROM users ORDER BY display_name, email")
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(row_user).collect()
     }
 
@@ -282,7 +300,9 @@ impl Store {
                 .bind(viewer.id.to_string())
                 .fetch_all(&self.pool)
                 .await?;
-            rows.iter().map(|r| rows::id_col(r, "id")).collect::<Result<Vec<UserId>>>()?
+            rows.iter()
+                .map(|r| rows::id_col(r, "id"))
+                .collect::<Result<Vec<UserId>>>()?
         } else {
             Vec::new()
         };
@@ -301,7 +321,10 @@ impl Store {
 
     pub async fn create_session(&self, user: UserId, token_hash: &str, csrf: &str, expires: Timestamp) -> Result<()> {
         let (_g, mut tx) = self.begin_write().await?;
-        sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(fmt_ts(now())).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+            .bind(fmt_ts(now()))
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(token_hash)
             .bind(user.to_string())
@@ -331,7 +354,10 @@ impl Store {
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
         let (_g, mut tx) = self.begin_write().await?;
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -428,12 +454,24 @@ impl Store {
         };
         // The log names what changed; sensitive values stay out of it.
         let mut changed = Vec::new();
-        if old.given_name != client.given_name { changed.push("given_name"); }
-        if old.family_name != client.family_name { changed.push("family_name"); }
-        if old.preferred_name != client.preferred_name { changed.push("preferred_name"); }
-        if old.emails != client.emails { changed.push("emails"); }
-        if old.phones != client.phones { changed.push("phones"); }
-        if old.vulnerability_notes != client.vulnerability_notes { changed.push("vulnerability_notes"); }
+        if old.given_name != client.given_name {
+            changed.push("given_name");
+        }
+        if old.family_name != client.family_name {
+            changed.push("family_name");
+        }
+        if old.preferred_name != client.preferred_name {
+            changed.push("preferred_name");
+        }
+        if old.emails != client.emails {
+            changed.push("emails");
+        }
+        if old.phones != client.phones {
+            changed.push("phones");
+        }
+        if old.vulnerability_notes != client.vulnerability_notes {
+            changed.push("vulnerability_notes");
+        }
         if changed.is_empty() {
             return Ok(old);
         }
@@ -449,7 +487,10 @@ impl Store {
         .bind(id.to_string())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM client_addresses WHERE client_id = $1").bind(id.to_string()).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM client_addresses WHERE client_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
         insert_addresses(&mut tx, &client).await?;
         self.append_event(
             &mut tx,
@@ -490,7 +531,10 @@ impl Store {
             q = q.bind(o.to_string());
         }
         let rows = q.fetch_all(&self.pool).await?;
-        let mut out = rows.iter().map(|r| row_client_base(r, &self.key)).collect::<Result<Vec<_>>>()?;
+        let mut out = rows
+            .iter()
+            .map(|r| row_client_base(r, &self.key))
+            .collect::<Result<Vec<_>>>()?;
         self.fill_addresses(&mut out).await?;
         Ok(out)
     }
@@ -513,7 +557,11 @@ impl Store {
                 let kind: String = r.try_get("kind")?;
                 let address: String = r.try_get("address")?;
                 if let Some(c) = chunk.iter_mut().find(|c| c.id == cid) {
-                    if kind == "email" { c.emails.push(address) } else { c.phones.push(address) }
+                    if kind == "email" {
+                        c.emails.push(address)
+                    } else {
+                        c.phones.push(address)
+                    }
                 }
             }
         }
@@ -522,7 +570,12 @@ impl Store {
 
     // ---------------------------------------------------------- engagements
 
-    pub async fn create_engagement(&self, viewer: Viewer, client: ClientId, fields: EngagementFields) -> Result<Engagement> {
+    pub async fn create_engagement(
+        &self,
+        viewer: Viewer,
+        client: ClientId,
+        fields: EngagementFields,
+    ) -> Result<Engagement> {
         let f = fields.validate()?;
         let c = self.client(viewer, client).await?;
         if !access::can_change(viewer, c.practitioner_id) {
@@ -577,7 +630,12 @@ impl Store {
         Ok(e)
     }
 
-    pub async fn update_engagement(&self, viewer: Viewer, id: EngagementId, fields: EngagementFields) -> Result<Engagement> {
+    pub async fn update_engagement(
+        &self,
+        viewer: Viewer,
+        id: EngagementId,
+        fields: EngagementFields,
+    ) -> Result<Engagement> {
         let f = fields.validate()?;
         let old = self.engagement_for_change(viewer, id).await?;
         let e = Engagement {
@@ -626,34 +684,43 @@ impl Store {
         }
         let e = self.engagement_for_change(viewer, id).await?;
         let (_g, mut tx) = self.begin_write().await?;
-        let consented = sqlx::query(
-            "SELECT consent_at FROM agreements WHERE engagement_id = $1 ORDER BY version DESC LIMIT 1",
-        )
-        .bind(id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(|r| r.try_get::<Option<String>, _>("consent_at"))
-        .transpose()?
-        .flatten()
-        .is_some();
-        let to = lifecycle::apply(e.state, t, TransitionContext { has_consented_agreement: consented })?;
+        let consented =
+            sqlx::query("SELECT consent_at FROM agreements WHERE engagement_id = $1 ORDER BY version DESC LIMIT 1")
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get::<Option<String>, _>("consent_at"))
+                .transpose()?
+                .flatten()
+                .is_some();
+        let to = lifecycle::apply(
+            e.state,
+            t,
+            TransitionContext {
+                has_consented_agreement: consented,
+            },
+        )?;
         let at = now();
         let started_on = match (t, e.started_on) {
             (Transition::Activate, None) => Some(at.to_zoned(jiff::tz::TimeZone::UTC).date()),
             (_, s) => s,
         };
         // Compare-and-set on the state: a concurrent step on PostgreSQL loses cleanly.
-        let n = sqlx::query("UPDATE engagements SET state = $1, started_on = $2, updated_at = $3 WHERE id = $4 AND state = $5")
-            .bind(to.as_str())
-            .bind(started_on.map(fmt_date))
-            .bind(fmt_ts(at))
-            .bind(id.to_string())
-            .bind(e.state.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let n = sqlx::query(
+            "UPDATE engagements SET state = $1, started_on = $2, updated_at = $3 WHERE id = $4 AND state = $5",
+        )
+        .bind(to.as_str())
+        .bind(started_on.map(fmt_date))
+        .bind(fmt_ts(at))
+        .bind(id.to_string())
+        .bind(e.state.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if n == 0 {
-            return Err(StoreError::Conflict("the engagement was changed at the same time; reload and try again".into()));
+            return Err(StoreError::Conflict(
+                "the engagement was changed at the same time; reload and try again".into(),
+            ));
         }
         self.append_event(
             &mut tx,
@@ -667,7 +734,12 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        Ok(Engagement { state: to, started_on, updated_at: at, ..e })
+        Ok(Engagement {
+            state: to,
+            started_on,
+            updated_at: at,
+            ..e
+        })
     }
 
     /// One page of the viewer's caseload in one state, newest first, with
@@ -702,10 +774,19 @@ impl Store {
             let given: String = r.try_get("c_given")?;
             let family: String = r.try_get("c_family")?;
             let first = if preferred.is_empty() { given } else { preferred };
-            let client_name = if family.is_empty() { first } else { format!("{first} {family}") };
-            items.push(CaseloadItem { engagement: e, client_name });
+            let client_name = if family.is_empty() {
+                first
+            } else {
+                format!("{first} {family}")
+            };
+            items.push(CaseloadItem {
+                engagement: e,
+                client_name,
+            });
         }
-        let next_after = (rows.len() > per_page as usize).then(|| items.last().map(|i| i.engagement.id)).flatten();
+        let next_after = (rows.len() > per_page as usize)
+            .then(|| items.last().map(|i| i.engagement.id))
+            .flatten();
 
         let count_sql = format!(
             "SELECT state, COUNT(*) AS n FROM engagements WHERE practitioner_id IN ({owner_ph}) GROUP BY state"
@@ -724,7 +805,12 @@ impl Store {
             .iter()
             .map(|s| (*s, counts.iter().find(|(k, _)| k == s).map(|(_, n)| *n).unwrap_or(0)))
             .collect();
-        Ok(CaseloadPage { state: q.state, items, next_after, counts })
+        Ok(CaseloadPage {
+            state: q.state,
+            items,
+            next_after,
+            counts,
+        })
     }
 
     /// The engagements of one client the viewer may see.
@@ -740,10 +826,20 @@ impl Store {
     // ----------------------------------------------------------- agreements
 
     /// Add a new version of the terms. Earlier versions stay as they were.
-    pub async fn add_agreement(&self, viewer: Viewer, engagement: EngagementId, terms: Terms, note: &str) -> Result<Agreement> {
+    pub async fn add_agreement(
+        &self,
+        viewer: Viewer,
+        engagement: EngagementId,
+        terms: Terms,
+        note: &str,
+    ) -> Result<Agreement> {
         let e = self.engagement_for_change(viewer, engagement).await?;
         if e.state.is_closed() {
-            return Err(DomainError::invalid("terms", format!("the engagement is {}; its terms can no longer change", e.state)).into());
+            return Err(DomainError::invalid(
+                "terms",
+                format!("the engagement is {}; its terms can no longer change", e.state),
+            )
+            .into());
         }
         let note = note.trim();
         let (_g, mut tx) = self.begin_write().await?;
@@ -757,7 +853,11 @@ impl Store {
             engagement_id: engagement,
             version: endwell_core::model::next_version(latest),
             terms,
-            note: if note.is_empty() { "New terms".into() } else { note.to_string() },
+            note: if note.is_empty() {
+                "New terms".into()
+            } else {
+                note.to_string()
+            },
             created_by: viewer.id,
             created_at: now(),
             consent: None,
@@ -825,9 +925,16 @@ impl Store {
             .ok_or(StoreError::NotFound)?;
         let mut a = row_agreement(&row)?;
         if a.consent.is_some() {
-            return Err(StoreError::Conflict(format!("version {version} already has a consent record")));
+            return Err(StoreError::Conflict(format!(
+                "version {version} already has a consent record"
+            )));
         }
-        let consent = Consent { given_by: given_by.to_string(), at: now(), method, recorded_by: viewer.id };
+        let consent = Consent {
+            given_by: given_by.to_string(),
+            at: now(),
+            method,
+            recorded_by: viewer.id,
+        };
         sqlx::query("UPDATE agreements SET consent_given_by = $1, consent_at = $2, consent_method = $3, consent_recorded_by = $4 WHERE id = $5")
             .bind(&consent.given_by)
             .bind(fmt_ts(consent.at))
@@ -855,16 +962,20 @@ impl Store {
     // --------------------------------------------------------------- events
 
     /// An engagement's history, newest first, `limit` at a time before `before_seq`.
-    pub async fn engagement_events(&self, viewer: Viewer, engagement: EngagementId, before_seq: Option<i64>, limit: u32) -> Result<Vec<Event>> {
+    pub async fn engagement_events(
+        &self,
+        viewer: Viewer,
+        engagement: EngagementId,
+        before_seq: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Event>> {
         self.engagement(viewer, engagement).await?;
-        let rows = sqlx::query(
-            "SELECT * FROM events WHERE engagement_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
-        )
-        .bind(engagement.to_string())
-        .bind(before_seq.unwrap_or(i64::MAX))
-        .bind(i64::from(limit.clamp(1, 500)))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query("SELECT * FROM events WHERE engagement_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3")
+            .bind(engagement.to_string())
+            .bind(before_seq.unwrap_or(i64::MAX))
+            .bind(i64::from(limit.clamp(1, 500)))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(row_event).collect()
     }
 
@@ -894,21 +1005,47 @@ impl Store {
     /// Everything, for backup and moving between databases. Sealed fields are
     /// opened: protect the file. Sessions and API tokens are not exported.
     pub async fn export(&self) -> Result<Export> {
-        let users = sqlx::query("SELECT * FROM users ORDER BY id").fetch_all(&self.pool).await?;
+        let users = sqlx::query("SELECT * FROM users ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
         let users = users
             .iter()
-            .map(|r| Ok(ExportedUser { user: row_user(r)?, password_hash: r.try_get("password_hash")? }))
+            .map(|r| {
+                Ok(ExportedUser {
+                    user: row_user(r)?,
+                    password_hash: r.try_get("password_hash")?,
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
-        let rows = sqlx::query("SELECT * FROM clients ORDER BY id").fetch_all(&self.pool).await?;
-        let mut clients = rows.iter().map(|r| row_client_base(r, &self.key)).collect::<Result<Vec<_>>>()?;
+        let rows = sqlx::query("SELECT * FROM clients ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut clients = rows
+            .iter()
+            .map(|r| row_client_base(r, &self.key))
+            .collect::<Result<Vec<_>>>()?;
         self.fill_addresses(&mut clients).await?;
-        let engagements = sqlx::query("SELECT * FROM engagements ORDER BY id").fetch_all(&self.pool).await?;
+        let engagements = sqlx::query("SELECT * FROM engagements ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
         let engagements = engagements.iter().map(row_engagement).collect::<Result<Vec<_>>>()?;
-        let agreements = sqlx::query("SELECT * FROM agreements ORDER BY engagement_id, version").fetch_all(&self.pool).await?;
+        let agreements = sqlx::query("SELECT * FROM agreements ORDER BY engagement_id, version")
+            .fetch_all(&self.pool)
+            .await?;
         let agreements = agreements.iter().map(row_agreement).collect::<Result<Vec<_>>>()?;
-        let events = sqlx::query("SELECT * FROM events ORDER BY seq").fetch_all(&self.pool).await?;
+        let events = sqlx::query("SELECT * FROM events ORDER BY seq")
+            .fetch_all(&self.pool)
+            .await?;
         let events = events.iter().map(row_event).collect::<Result<Vec<_>>>()?;
-        Ok(Export { format: EXPORT_FORMAT.into(), version: 1, users, clients, engagements, agreements, events })
+        Ok(Export {
+            format: EXPORT_FORMAT.into(),
+            version: 1,
+            users,
+            clients,
+            engagements,
+            agreements,
+            events,
+        })
     }
 
     /// Load an export into an empty database, exactly as it was. The event
@@ -924,7 +1061,10 @@ impl Store {
             .map_err(|e| StoreError::Conflict(format!("the export's event log is damaged: {e}")))?;
         let (_g, mut tx) = self.begin_write().await?;
         for table in ["users", "clients", "engagements", "events"] {
-            let n: i64 = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}")).fetch_one(&mut *tx).await?.try_get("n")?;
+            let n: i64 = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
             if n > 0 {
                 return Err(StoreError::Conflict(format!(
                     "the database already holds {table}; import goes into an empty database (run `endwell migrate --database NEW` and import there)"
@@ -933,7 +1073,15 @@ impl Store {
         }
         // Users first without supervisors, then supervisors, so order does not matter.
         for u in &data.users {
-            insert_user(&mut tx, &User { supervisor_id: None, ..u.user.clone() }, u.password_hash.as_deref()).await?;
+            insert_user(
+                &mut tx,
+                &User {
+                    supervisor_id: None,
+                    ..u.user.clone()
+                },
+                u.password_hash.as_deref(),
+            )
+            .await?;
         }
         for u in data.users.iter().filter(|u| u.user.supervisor_id.is_some()) {
             sqlx::query("UPDATE users SET supervisor_id = $1 WHERE id = $2")
@@ -1026,7 +1174,10 @@ pub fn now() -> Timestamp {
 }
 
 fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 async fn insert_user(tx: &mut Transaction<'static, Any>, u: &User, password_hash: Option<&str>) -> Result<()> {
@@ -1048,7 +1199,11 @@ async fn insert_user(tx: &mut Transaction<'static, Any>, u: &User, password_hash
 }
 
 async fn insert_addresses(tx: &mut Transaction<'static, Any>, c: &Client) -> Result<()> {
-    let all = c.emails.iter().map(|a| ("email", a)).chain(c.phones.iter().map(|a| ("phone", a)));
+    let all = c
+        .emails
+        .iter()
+        .map(|a| ("email", a))
+        .chain(c.phones.iter().map(|a| ("phone", a)));
     for (i, (kind, address)) in all.enumerate() {
         sqlx::query("INSERT INTO client_addresses (client_id, kind, address, position) VALUES ($1, $2, $3, $4)")
             .bind(c.id.to_string())
@@ -1119,4 +1274,3 @@ async fn insert_event(tx: &mut Transaction<'static, Any>, e: &Event) -> Result<(
     .await?;
     Ok(())
 }
-

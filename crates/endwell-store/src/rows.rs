@@ -15,7 +15,8 @@ pub fn fmt_ts(t: Timestamp) -> String {
 }
 
 pub fn parse_ts(s: &str) -> Result<Timestamp> {
-    s.parse().map_err(|_| StoreError::Corrupt(format!("{s:?} is not a time")))
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("{s:?} is not a time")))
 }
 
 pub fn fmt_date(d: Date) -> String {
@@ -23,8 +24,11 @@ pub fn fmt_date(d: Date) -> String {
 }
 
 pub fn date_opt(s: Option<String>) -> Result<Option<Date>> {
-    s.map(|s| s.parse().map_err(|_| StoreError::Corrupt(format!("{s:?} is not a date"))))
-        .transpose()
+    s.map(|s| {
+        s.parse()
+            .map_err(|_| StoreError::Corrupt(format!("{s:?} is not a date")))
+    })
+    .transpose()
 }
 
 fn corrupt<E: std::fmt::Display>(col: &str) -> impl FnOnce(E) -> StoreError + '_ {
@@ -110,7 +114,8 @@ pub fn row_agreement(r: &AnyRow) -> Result<Agreement> {
             given_by: r.try_get::<Option<String>, _>("consent_given_by")?.unwrap_or_default(),
             at: parse_ts(&at)?,
             method: id_opt(r, "consent_method")?.ok_or_else(|| StoreError::Corrupt("consent_method missing".into()))?,
-            recorded_by: id_opt(r, "consent_recorded_by")?.ok_or_else(|| StoreError::Corrupt("consent_recorded_by missing".into()))?,
+            recorded_by: id_opt(r, "consent_recorded_by")?
+                .ok_or_else(|| StoreError::Corrupt("consent_recorded_by missing".into()))?,
         }),
         None => None,
     };

@@ -48,8 +48,7 @@ impl DataKey {
     /// Read the key file, or create it (mode 0600) with a new random key.
     pub fn load_or_create(path: &Path) -> Result<DataKey, StoreError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => DataKey::from_base64(&text)
-                .map_err(|e| StoreError::Key(format!("{}: {e}", path.display()))),
+            Ok(text) => DataKey::from_base64(&text).map_err(|e| StoreError::Key(format!("{}: {e}", path.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = DataKey::random();
                 write_private(path, &key.to_base64())
@@ -57,7 +56,10 @@ impl DataKey {
                 tracing::info!(path = %path.display(), "created a new data key file; back it up with the database");
                 Ok(key)
             }
-            Err(e) => Err(StoreError::Key(format!("cannot read the key file {}: {e}", path.display()))),
+            Err(e) => Err(StoreError::Key(format!(
+                "cannot read the key file {}: {e}",
+                path.display()
+            ))),
         }
     }
 
@@ -85,13 +87,24 @@ impl DataKey {
         if sealed.is_empty() {
             return Ok(String::new());
         }
-        let wrong = || StoreError::Key("a sealed field cannot be opened with this data key (is it the key this database was created with?)".into());
-        let bytes = sealed.strip_prefix("v1:").and_then(|b| B64.decode(b).ok()).ok_or_else(wrong)?;
+        let wrong = || {
+            StoreError::Key(
+                "a sealed field cannot be opened with this data key (is it the key this database was created with?)"
+                    .into(),
+            )
+        };
+        let bytes = sealed
+            .strip_prefix("v1:")
+            .and_then(|b| B64.decode(b).ok())
+            .ok_or_else(wrong)?;
         if bytes.len() < 24 {
             return Err(wrong());
         }
         let (nonce, ct) = bytes.split_at(24);
-        let plain = self.cipher().decrypt(XNonce::from_slice(nonce), ct).map_err(|_| wrong())?;
+        let plain = self
+            .cipher()
+            .decrypt(XNonce::from_slice(nonce), ct)
+            .map_err(|_| wrong())?;
         String::from_utf8(plain).map_err(|_| wrong())
     }
 }
@@ -100,7 +113,11 @@ impl DataKey {
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(text.as_bytes())?;
     f.write_all(b"\n")
 }

@@ -26,14 +26,14 @@ pub fn backends() -> Vec<&'static str> {
 fn warn_once() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        eprintln!(
-            "\n!!! ENDWELL_TEST_POSTGRES is not set: PostgreSQL tests are SKIPPED. CI sets it (.ci/run). !!!\n"
-        )
+        eprintln!("\n!!! ENDWELL_TEST_POSTGRES is not set: PostgreSQL tests are SKIPPED. CI sets it (.ci/run). !!!\n")
     });
 }
 
 pub fn postgres_url() -> Option<String> {
-    std::env::var("ENDWELL_TEST_POSTGRES").ok().filter(|s| !s.trim().is_empty())
+    std::env::var("ENDWELL_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
 }
 
 impl TestDb {
@@ -43,32 +43,51 @@ impl TestDb {
             "sqlite" => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = dir.path().join("test.db").display().to_string();
-                TestDb { url, key, _dir: Some(dir), drop_pg: None }
+                TestDb {
+                    url,
+                    key,
+                    _dir: Some(dir),
+                    drop_pg: None,
+                }
             }
             "postgres" => {
                 let server = postgres_url().expect("ENDWELL_TEST_POSTGRES is set");
                 let name = format!("endwell_test_{}", uuid::Uuid::now_v7().simple());
-                let admin = Store::connect(&server, key.clone()).await.expect("connect to ENDWELL_TEST_POSTGRES");
-                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin.pool).await.expect("create test database");
+                let admin = Store::connect(&server, key.clone())
+                    .await
+                    .expect("connect to ENDWELL_TEST_POSTGRES");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&admin.pool)
+                    .await
+                    .expect("create test database");
                 admin.close().await;
                 let url = replace_db_name(&server, &name);
-                TestDb { url, key, _dir: None, drop_pg: Some((server, name)) }
+                TestDb {
+                    url,
+                    key,
+                    _dir: None,
+                    drop_pg: Some((server, name)),
+                }
             }
             other => panic!("unknown backend {other}"),
         }
     }
 
     pub async fn store(&self) -> Store {
-        Store::open(&self.url, self.key.clone()).await.expect("open test database")
+        Store::open(&self.url, self.key.clone())
+            .await
+            .expect("open test database")
     }
 
     /// Drop the PostgreSQL database (call at the end of a test).
     pub async fn cleanup(self) {
-        if let Some((server, name)) = &self.drop_pg {
-            if let Ok(admin) = Store::connect(server, self.key.clone()).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin.pool).await;
-                admin.close().await;
-            }
+        if let Some((server, name)) = &self.drop_pg
+            && let Ok(admin) = Store::connect(server, self.key.clone()).await
+        {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&admin.pool)
+                .await;
+            admin.close().await;
         }
     }
 }
@@ -90,8 +109,14 @@ fn replace_db_name(url: &str, name: &str) -> String {
 mod tests {
     #[test]
     fn db_name_is_replaced() {
-        assert_eq!(super::replace_db_name("postgres://u@h:5432/test", "x"), "postgres://u@h:5432/x");
+        assert_eq!(
+            super::replace_db_name("postgres://u@h:5432/test", "x"),
+            "postgres://u@h:5432/x"
+        );
         assert_eq!(super::replace_db_name("postgres://h", "x"), "postgres://h/x");
-        assert_eq!(super::replace_db_name("postgres://h/t?sslmode=disable", "x"), "postgres://h/x?sslmode=disable");
+        assert_eq!(
+            super::replace_db_name("postgres://h/t?sslmode=disable", "x"),
+            "postgres://h/x?sslmode=disable"
+        );
     }
 }

@@ -39,7 +39,10 @@ fn client(name: &str) -> ClientFields {
 }
 
 fn fields(title: &str) -> EngagementFields {
-    EngagementFields { title: title.into(), ..Default::default() }
+    EngagementFields {
+        title: title.into(),
+        ..Default::default()
+    }
 }
 
 macro_rules! on_every_backend {
@@ -92,12 +95,22 @@ on_every_backend!(clients_are_private_and_sealed, |store: Store| async move {
     // Another practitioner cannot tell it exists.
     assert!(matches!(store.client(kim, c.id).await, Err(StoreError::NotFound)));
     assert!(store.clients(kim).await.unwrap().is_empty());
-    assert!(matches!(store.update_client(kim, c.id, client("Eve")).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.update_client(kim, c.id, client("Eve")).await,
+        Err(StoreError::NotFound)
+    ));
     // Sealed at rest: the plain text is nowhere in the export's raw source rows.
     let raw = store.export().await.unwrap();
     assert_eq!(raw.clients[0].vulnerability_notes, "Recently bereaved; lives alone");
     let updated = store
-        .update_client(sam, c.id, ClientFields { phones: vec![], ..client("Ada") })
+        .update_client(
+            sam,
+            c.id,
+            ClientFields {
+                phones: vec![],
+                ..client("Ada")
+            },
+        )
         .await
         .unwrap();
     assert!(updated.phones.is_empty());
@@ -117,7 +130,14 @@ on_every_backend!(supervisors_read_but_do_not_change, |store: Store| async move 
         Err(StoreError::Forbidden)
     ));
     let page = store
-        .caseload(sup, CaseloadQuery { state: EngagementState::Proposed, after: None, per_page: 50 })
+        .caseload(
+            sup,
+            CaseloadQuery {
+                state: EngagementState::Proposed,
+                after: None,
+                per_page: 50,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(page.items.len(), 1);
@@ -126,7 +146,10 @@ on_every_backend!(supervisors_read_but_do_not_change, |store: Store| async move 
 on_every_backend!(lifecycle_and_agreements_with_history, |store: Store| async move {
     let sam = user(&store, "sam@clinic.example", Role::Practitioner, None).await;
     let c = store.create_client(sam, client("Ada")).await.unwrap();
-    let e = store.create_engagement(sam, c.id, fields("CBT for panic")).await.unwrap();
+    let e = store
+        .create_engagement(sam, c.id, fields("CBT for panic"))
+        .await
+        .unwrap();
     assert_eq!(e.state, EngagementState::Proposed);
 
     // Cannot start before the terms are agreed.
@@ -134,14 +157,29 @@ on_every_backend!(lifecycle_and_agreements_with_history, |store: Store| async mo
     assert!(err.to_string().contains("consent"), "{err}");
 
     let terms = Terms::from_toml(TERMS).unwrap();
-    let v1 = store.add_agreement(sam, e.id, terms.clone(), "Initial terms").await.unwrap();
+    let v1 = store
+        .add_agreement(sam, e.id, terms.clone(), "Initial terms")
+        .await
+        .unwrap();
     assert_eq!(v1.version, 1);
-    assert_eq!(store.engagement(sam, e.id).await.unwrap().planned_end, terms.engagement.ends_on);
-    store.record_consent(sam, e.id, 1, "Ada Okafor", ConsentMethod::InPerson).await.unwrap();
-    let err = store.record_consent(sam, e.id, 1, "Ada Okafor", ConsentMethod::InPerson).await.unwrap_err();
+    assert_eq!(
+        store.engagement(sam, e.id).await.unwrap().planned_end,
+        terms.engagement.ends_on
+    );
+    store
+        .record_consent(sam, e.id, 1, "Ada Okafor", ConsentMethod::InPerson)
+        .await
+        .unwrap();
+    let err = store
+        .record_consent(sam, e.id, 1, "Ada Okafor", ConsentMethod::InPerson)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)));
 
-    let e2 = store.transition(sam, e.id, Transition::Activate, "First session booked").await.unwrap();
+    let e2 = store
+        .transition(sam, e.id, Transition::Activate, "First session booked")
+        .await
+        .unwrap();
     assert_eq!(e2.state, EngagementState::Active);
     assert!(e2.started_on.is_some());
 
@@ -158,7 +196,10 @@ on_every_backend!(lifecycle_and_agreements_with_history, |store: Store| async mo
     // Invalid steps are errors, not no-ops.
     let err = store.transition(sam, e.id, Transition::End, "").await.unwrap_err();
     assert!(matches!(err, StoreError::Domain(_)), "{err}");
-    store.transition(sam, e.id, Transition::BeginEnding, "Objectives met").await.unwrap();
+    store
+        .transition(sam, e.id, Transition::BeginEnding, "Objectives met")
+        .await
+        .unwrap();
     let done = store.transition(sam, e.id, Transition::End, "").await.unwrap();
     assert_eq!(done.state, EngagementState::Ended);
     let err = store.add_agreement(sam, e.id, terms, "").await.unwrap_err();
@@ -178,7 +219,11 @@ on_every_backend!(lifecycle_and_agreements_with_history, |store: Store| async mo
             "engagement.transitioned",
         ]
     );
-    assert!(events.iter().all(|ev| ev.actor.to_string() == format!("user:{}", sam.id)));
+    assert!(
+        events
+            .iter()
+            .all(|ev| ev.actor.to_string() == format!("user:{}", sam.id))
+    );
     assert!(store.verify_events().await.unwrap() >= 9);
 });
 
@@ -187,9 +232,16 @@ on_every_backend!(caseload_pages_by_state, |store: Store| async move {
     let kim = user(&store, "kim@clinic.example", Role::Practitioner, None).await;
     let c = store.create_client(sam, client("Ada")).await.unwrap();
     for i in 0..7 {
-        store.create_engagement(sam, c.id, fields(&format!("Work {i}"))).await.unwrap();
+        store
+            .create_engagement(sam, c.id, fields(&format!("Work {i}")))
+            .await
+            .unwrap();
     }
-    let q = |after| CaseloadQuery { state: EngagementState::Proposed, after, per_page: 3 };
+    let q = |after| CaseloadQuery {
+        state: EngagementState::Proposed,
+        after,
+        per_page: 3,
+    };
     let p1 = store.caseload(sam, q(None)).await.unwrap();
     assert_eq!(p1.items.len(), 3);
     assert_eq!(p1.items[0].engagement.title, "Work 6");
@@ -211,8 +263,14 @@ async fn export_import_round_trip_and_survive_reopen() {
         let sam = user(&store, "sam@clinic.example", Role::Practitioner, Some(sup.id)).await;
         let c = store.create_client(sam, client("Ada")).await.unwrap();
         let e = store.create_engagement(sam, c.id, fields("Work")).await.unwrap();
-        store.add_agreement(sam, e.id, Terms::from_toml(TERMS).unwrap(), "v1").await.unwrap();
-        store.record_consent(sam, e.id, 1, "Ada", ConsentMethod::Written).await.unwrap();
+        store
+            .add_agreement(sam, e.id, Terms::from_toml(TERMS).unwrap(), "v1")
+            .await
+            .unwrap();
+        store
+            .record_consent(sam, e.id, 1, "Ada", ConsentMethod::Written)
+            .await
+            .unwrap();
         let export = store.export().await.unwrap();
         store.close().await;
 

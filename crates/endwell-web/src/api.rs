@@ -20,9 +20,9 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use crate::AppState;
 use crate::auth::ApiUser;
 use crate::error::{ApiError, ErrorBody};
-use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -33,7 +33,10 @@ pub fn routes() -> Router<AppState> {
         .route("/engagements", get(list_engagements).post(create_engagement))
         .route("/engagements/{id}", get(get_engagement).put(update_engagement))
         .route("/engagements/{id}/transitions", post(transition))
-        .route("/engagements/{id}/agreements", get(list_agreements).post(create_agreement))
+        .route(
+            "/engagements/{id}/agreements",
+            get(list_agreements).post(create_agreement),
+        )
         .route("/engagements/{id}/agreements/{version}/consent", post(consent))
         .route("/engagements/{id}/events", get(list_events))
 }
@@ -393,12 +396,23 @@ async fn me(user: ApiUser) -> Json<MeOut> {
 #[utoipa::path(get, path = "/api/v1/clients", tag = "clients", security(("bearer" = [])),
     responses((status = 200, body = Vec<ClientOut>), (status = 401, body = ErrorBody)))]
 async fn list_clients(State(s): State<AppState>, user: ApiUser) -> ApiResult<Json<Vec<ClientOut>>> {
-    Ok(Json(s.store.clients(user.viewer()).await?.iter().map(ClientOut::from).collect()))
+    Ok(Json(
+        s.store
+            .clients(user.viewer())
+            .await?
+            .iter()
+            .map(ClientOut::from)
+            .collect(),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/clients", tag = "clients", security(("bearer" = [])), request_body = ClientIn,
     responses((status = 201, body = ClientOut), (status = 422, body = ErrorBody)))]
-async fn create_client(State(s): State<AppState>, user: ApiUser, ApiJson(body): ApiJson<ClientIn>) -> ApiResult<impl IntoResponse> {
+async fn create_client(
+    State(s): State<AppState>,
+    user: ApiUser,
+    ApiJson(body): ApiJson<ClientIn>,
+) -> ApiResult<impl IntoResponse> {
     let c = s.store.create_client(user.viewer(), body.into()).await?;
     Ok((StatusCode::CREATED, Json(ClientOut::from(&c))))
 }
@@ -414,29 +428,57 @@ async fn get_client(State(s): State<AppState>, user: ApiUser, Path(cid): Path<St
 #[utoipa::path(put, path = "/api/v1/clients/{id}", tag = "clients", security(("bearer" = [])), request_body = ClientIn,
     params(("id" = String, Path, description = "Client id")),
     responses((status = 200, body = ClientOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn update_client(State(s): State<AppState>, user: ApiUser, Path(cid): Path<String>, ApiJson(body): ApiJson<ClientIn>) -> ApiResult<Json<ClientOut>> {
-    let c = s.store.update_client(user.viewer(), id::<ClientId>(&cid)?, body.into()).await?;
+async fn update_client(
+    State(s): State<AppState>,
+    user: ApiUser,
+    Path(cid): Path<String>,
+    ApiJson(body): ApiJson<ClientIn>,
+) -> ApiResult<Json<ClientOut>> {
+    let c = s
+        .store
+        .update_client(user.viewer(), id::<ClientId>(&cid)?, body.into())
+        .await?;
     Ok(Json(ClientOut::from(&c)))
 }
 
 #[utoipa::path(get, path = "/api/v1/engagements", tag = "engagements", security(("bearer" = [])), params(CaseloadParams),
     responses((status = 200, body = CaseloadOut), (status = 422, body = ErrorBody)))]
-async fn list_engagements(State(s): State<AppState>, user: ApiUser, Query(p): Query<CaseloadParams>) -> ApiResult<Json<CaseloadOut>> {
+async fn list_engagements(
+    State(s): State<AppState>,
+    user: ApiUser,
+    Query(p): Query<CaseloadParams>,
+) -> ApiResult<Json<CaseloadOut>> {
     let state: EngagementState = match p.state.as_deref() {
         None | Some("") => EngagementState::Active,
         Some(st) => st.parse()?,
     };
     let after = match p.after.as_deref() {
         None | Some("") => None,
-        Some(a) => Some(a.parse::<EngagementId>().map_err(|_| DomainError::invalid("after", "is not an engagement id"))?),
+        Some(a) => Some(
+            a.parse::<EngagementId>()
+                .map_err(|_| DomainError::invalid("after", "is not an engagement id"))?,
+        ),
     };
-    let page = s.store.caseload(user.viewer(), CaseloadQuery { state, after, per_page: p.per_page.unwrap_or(50) }).await?;
+    let page = s
+        .store
+        .caseload(
+            user.viewer(),
+            CaseloadQuery {
+                state,
+                after,
+                per_page: p.per_page.unwrap_or(50),
+            },
+        )
+        .await?;
     Ok(Json(CaseloadOut {
         state: state.to_string(),
         items: page
             .items
             .iter()
-            .map(|i| CaseloadItemOut { client_name: i.client_name.clone(), engagement: EngagementOut::from(&i.engagement) })
+            .map(|i| CaseloadItemOut {
+                client_name: i.client_name.clone(),
+                engagement: EngagementOut::from(&i.engagement),
+            })
             .collect(),
         next_after: page.next_after.map(|i| i.to_string()),
         counts: page.counts.iter().map(|(s, n)| (s.to_string(), *n)).collect(),
@@ -445,9 +487,22 @@ async fn list_engagements(State(s): State<AppState>, user: ApiUser, Query(p): Qu
 
 #[utoipa::path(post, path = "/api/v1/engagements", tag = "engagements", security(("bearer" = [])), request_body = EngagementIn,
     responses((status = 201, body = EngagementOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_engagement(State(s): State<AppState>, user: ApiUser, ApiJson(body): ApiJson<EngagementIn>) -> ApiResult<impl IntoResponse> {
-    let client: ClientId = body.client_id.parse().map_err(|_| DomainError::invalid("client_id", "is not a client id"))?;
-    let fields = EngagementUpdate { title: body.title, started_on: body.started_on, planned_end: body.planned_end, next_review: body.next_review }.fields()?;
+async fn create_engagement(
+    State(s): State<AppState>,
+    user: ApiUser,
+    ApiJson(body): ApiJson<EngagementIn>,
+) -> ApiResult<impl IntoResponse> {
+    let client: ClientId = body
+        .client_id
+        .parse()
+        .map_err(|_| DomainError::invalid("client_id", "is not a client id"))?;
+    let fields = EngagementUpdate {
+        title: body.title,
+        started_on: body.started_on,
+        planned_end: body.planned_end,
+        next_review: body.next_review,
+    }
+    .fields()?;
     let e = s.store.create_engagement(user.viewer(), client, fields).await?;
     Ok((StatusCode::CREATED, Json(EngagementOut::from(&e))))
 }
@@ -455,7 +510,11 @@ async fn create_engagement(State(s): State<AppState>, user: ApiUser, ApiJson(bod
 #[utoipa::path(get, path = "/api/v1/engagements/{id}", tag = "engagements", security(("bearer" = [])),
     params(("id" = String, Path, description = "Engagement id")),
     responses((status = 200, body = EngagementOut), (status = 404, body = ErrorBody)))]
-async fn get_engagement(State(s): State<AppState>, user: ApiUser, Path(eid): Path<String>) -> ApiResult<Json<EngagementOut>> {
+async fn get_engagement(
+    State(s): State<AppState>,
+    user: ApiUser,
+    Path(eid): Path<String>,
+) -> ApiResult<Json<EngagementOut>> {
     let e = s.store.engagement(user.viewer(), id::<EngagementId>(&eid)?).await?;
     Ok(Json(EngagementOut::from(&e)))
 }
@@ -463,15 +522,28 @@ async fn get_engagement(State(s): State<AppState>, user: ApiUser, Path(eid): Pat
 #[utoipa::path(put, path = "/api/v1/engagements/{id}", tag = "engagements", security(("bearer" = [])), request_body = EngagementUpdate,
     params(("id" = String, Path, description = "Engagement id")),
     responses((status = 200, body = EngagementOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn update_engagement(State(s): State<AppState>, user: ApiUser, Path(eid): Path<String>, ApiJson(body): ApiJson<EngagementUpdate>) -> ApiResult<Json<EngagementOut>> {
-    let e = s.store.update_engagement(user.viewer(), id::<EngagementId>(&eid)?, body.fields()?).await?;
+async fn update_engagement(
+    State(s): State<AppState>,
+    user: ApiUser,
+    Path(eid): Path<String>,
+    ApiJson(body): ApiJson<EngagementUpdate>,
+) -> ApiResult<Json<EngagementOut>> {
+    let e = s
+        .store
+        .update_engagement(user.viewer(), id::<EngagementId>(&eid)?, body.fields()?)
+        .await?;
     Ok(Json(EngagementOut::from(&e)))
 }
 
 #[utoipa::path(post, path = "/api/v1/engagements/{id}/transitions", tag = "engagements", security(("bearer" = [])), request_body = TransitionIn,
     params(("id" = String, Path, description = "Engagement id")),
     responses((status = 200, body = EngagementOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn transition(State(s): State<AppState>, user: ApiUser, Path(eid): Path<String>, ApiJson(body): ApiJson<TransitionIn>) -> ApiResult<Json<EngagementOut>> {
+async fn transition(
+    State(s): State<AppState>,
+    user: ApiUser,
+    Path(eid): Path<String>,
+    ApiJson(body): ApiJson<TransitionIn>,
+) -> ApiResult<Json<EngagementOut>> {
     let eid: EngagementId = id(&eid)?;
     let t: Transition = body.transition.parse()?;
     let e = s.store.transition(user.viewer(), eid, t, &body.note).await?;
@@ -481,7 +553,11 @@ async fn transition(State(s): State<AppState>, user: ApiUser, Path(eid): Path<St
 #[utoipa::path(get, path = "/api/v1/engagements/{id}/agreements", tag = "agreements", security(("bearer" = [])),
     params(("id" = String, Path, description = "Engagement id")),
     responses((status = 200, description = "Every version, newest first", body = Vec<AgreementOut>), (status = 404, body = ErrorBody)))]
-async fn list_agreements(State(s): State<AppState>, user: ApiUser, Path(eid): Path<String>) -> ApiResult<Json<Vec<AgreementOut>>> {
+async fn list_agreements(
+    State(s): State<AppState>,
+    user: ApiUser,
+    Path(eid): Path<String>,
+) -> ApiResult<Json<Vec<AgreementOut>>> {
     let list = s.store.agreements(user.viewer(), id(&eid)?).await?;
     Ok(Json(list.iter().map(AgreementOut::from).collect()))
 }
@@ -489,7 +565,12 @@ async fn list_agreements(State(s): State<AppState>, user: ApiUser, Path(eid): Pa
 #[utoipa::path(post, path = "/api/v1/engagements/{id}/agreements", tag = "agreements", security(("bearer" = [])), request_body = AgreementIn,
     params(("id" = String, Path, description = "Engagement id")),
     responses((status = 201, body = AgreementOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_agreement(State(s): State<AppState>, user: ApiUser, Path(eid): Path<String>, ApiJson(body): ApiJson<AgreementIn>) -> ApiResult<impl IntoResponse> {
+async fn create_agreement(
+    State(s): State<AppState>,
+    user: ApiUser,
+    Path(eid): Path<String>,
+    ApiJson(body): ApiJson<AgreementIn>,
+) -> ApiResult<impl IntoResponse> {
     let eid: EngagementId = id(&eid)?;
     let terms = match (body.terms, body.terms_toml) {
         (Some(json), None) => Terms::from_json(json)?,
@@ -503,17 +584,33 @@ async fn create_agreement(State(s): State<AppState>, user: ApiUser, Path(eid): P
 #[utoipa::path(post, path = "/api/v1/engagements/{id}/agreements/{version}/consent", tag = "agreements", security(("bearer" = [])), request_body = ConsentIn,
     params(("id" = String, Path, description = "Engagement id"), ("version" = i64, Path, description = "Agreement version")),
     responses((status = 200, body = AgreementOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn consent(State(s): State<AppState>, user: ApiUser, Path((eid, version)): Path<(String, String)>, ApiJson(body): ApiJson<ConsentIn>) -> ApiResult<Json<AgreementOut>> {
+async fn consent(
+    State(s): State<AppState>,
+    user: ApiUser,
+    Path((eid, version)): Path<(String, String)>,
+    ApiJson(body): ApiJson<ConsentIn>,
+) -> ApiResult<Json<AgreementOut>> {
     let method: ConsentMethod = body.method.parse()?;
-    let a = s.store.record_consent(user.viewer(), id(&eid)?, id(&version)?, &body.given_by, method).await?;
+    let a = s
+        .store
+        .record_consent(user.viewer(), id(&eid)?, id(&version)?, &body.given_by, method)
+        .await?;
     Ok(Json(AgreementOut::from(&a)))
 }
 
 #[utoipa::path(get, path = "/api/v1/engagements/{id}/events", tag = "engagements", security(("bearer" = [])),
     params(("id" = String, Path, description = "Engagement id"), EventParams),
     responses((status = 200, description = "Newest first", body = Vec<EventOut>), (status = 404, body = ErrorBody)))]
-async fn list_events(State(s): State<AppState>, user: ApiUser, Path(eid): Path<String>, Query(p): Query<EventParams>) -> ApiResult<Json<Vec<EventOut>>> {
-    let list = s.store.engagement_events(user.viewer(), id(&eid)?, p.before, p.limit.unwrap_or(100)).await?;
+async fn list_events(
+    State(s): State<AppState>,
+    user: ApiUser,
+    Path(eid): Path<String>,
+    Query(p): Query<EventParams>,
+) -> ApiResult<Json<Vec<EventOut>>> {
+    let list = s
+        .store
+        .engagement_events(user.viewer(), id(&eid)?, p.before, p.limit.unwrap_or(100))
+        .await?;
     Ok(Json(list.iter().map(EventOut::from).collect()))
 }
 
@@ -523,7 +620,10 @@ impl utoipa::Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
     }
 }
 

@@ -3,11 +3,11 @@
 //! session and API tokens are stored, so a database copy cannot be used to
 //! log in.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,8 +16,8 @@ use endwell_core::model::User;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::error::{ApiError, AppError};
 use crate::AppState;
+use crate::error::{ApiError, AppError};
 
 pub const SESSION_COOKIE: &str = "endwell_session";
 pub const LOGIN_CSRF_COOKIE: &str = "endwell_login_csrf";
@@ -51,7 +51,10 @@ pub fn verify_password(hash: Option<&str>, password: &str) -> bool {
 /// The rules for a new password: long enough to be worth having.
 pub fn check_new_password(password: &str) -> Result<(), endwell_core::DomainError> {
     if password.chars().count() < 10 {
-        return Err(endwell_core::DomainError::invalid("password", "use at least 10 characters"));
+        return Err(endwell_core::DomainError::invalid(
+            "password",
+            "use at least 10 characters",
+        ));
     }
     Ok(())
 }
@@ -95,7 +98,10 @@ pub struct CurrentUser {
 
 impl CurrentUser {
     pub fn viewer(&self) -> Viewer {
-        Viewer { id: self.user.id, role: self.user.role }
+        Viewer {
+            id: self.user.id,
+            role: self.user.role,
+        }
     }
 
     /// Refuse a form whose token is not this session's.
@@ -123,20 +129,30 @@ impl IntoResponse for LoginRedirect {
 }
 
 pub fn url_encode(s: &str) -> String {
-    serde_urlencoded::to_string([("", s)]).map(|e| e[1..].to_string()).unwrap_or_default()
+    serde_urlencoded::to_string([("", s)])
+        .map(|e| e[1..].to_string())
+        .unwrap_or_default()
 }
 
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let here = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+        let here = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(LoginRedirect(here).into_response());
         };
         let hash = token_hash(&token);
         match state.store.session(&hash).await {
-            Ok(Some((user, csrf))) => Ok(CurrentUser { user, csrf, session_hash: hash }),
+            Ok(Some((user, csrf))) => Ok(CurrentUser {
+                user,
+                csrf,
+                session_hash: hash,
+            }),
             Ok(None) => Err(LoginRedirect(here).into_response()),
             Err(e) => Err(crate::pages::error_page(None, AppError::from(e))),
         }
@@ -149,7 +165,10 @@ pub struct ApiUser(pub User);
 
 impl ApiUser {
     pub fn viewer(&self) -> Viewer {
-        Viewer { id: self.0.id, role: self.0.role }
+        Viewer {
+            id: self.0.id,
+            role: self.0.role,
+        }
     }
 }
 

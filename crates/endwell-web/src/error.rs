@@ -74,14 +74,27 @@ fn domain(d: &DomainError) -> (StatusCode, ErrorBody) {
     match d {
         DomainError::Invalid { field, message } => (
             StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorBody { error: d.code(), message: format!("{field}: {message}"), field: Some(field.clone()) },
+            ErrorBody {
+                error: d.code(),
+                message: format!("{field}: {message}"),
+                field: Some(field.clone()),
+            },
         ),
-        DomainError::InvalidTransition { .. } => {
-            (StatusCode::CONFLICT, ErrorBody { error: d.code(), message: capitalise(&d.to_string()), field: None })
-        }
+        DomainError::InvalidTransition { .. } => (
+            StatusCode::CONFLICT,
+            ErrorBody {
+                error: d.code(),
+                message: capitalise(&d.to_string()),
+                field: None,
+            },
+        ),
         DomainError::Terms(_) => (
             StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorBody { error: d.code(), message: d.to_string(), field: Some("terms".into()) },
+            ErrorBody {
+                error: d.code(),
+                message: d.to_string(),
+                field: Some("terms".into()),
+            },
         ),
     }
 }
@@ -120,7 +133,8 @@ impl IntoResponse for ApiError {
         let (status, body) = self.0.classify();
         let mut resp = (status, axum::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));
+            resp.headers_mut()
+                .insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));
         }
         resp
     }
@@ -132,7 +146,9 @@ impl From<axum::extract::rejection::JsonRejection> for AppError {
         match r {
             JsonDataError(e) => {
                 // serde's message names the field ("missing field `given_name`").
-                let msg = std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_else(|| e.body_text());
+                let msg = std::error::Error::source(&e)
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| e.body_text());
                 AppError::Domain(DomainError::invalid(field_of(&msg), msg))
             }
             other => AppError::BadRequest(other.body_text()),

@@ -10,9 +10,9 @@ pub mod pages;
 
 use std::sync::Arc;
 
-use axum::http::{HeaderName, HeaderValue, header};
-use axum::routing::get;
 use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::routing::get;
 use endwell_store::Store;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -29,7 +29,10 @@ pub struct WebConfig {
 
 impl Default for WebConfig {
     fn default() -> Self {
-        WebConfig { secure_cookies: false, session_hours: 12 }
+        WebConfig {
+            secure_cookies: false,
+            session_hours: 12,
+        }
     }
 }
 
@@ -59,7 +62,7 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http());
     for (name, value) in security_headers {
         app = app.layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from(name),
+            name,
             HeaderValue::from_static(value),
         ));
     }
@@ -82,4 +85,3 @@ pub async fn serve(
     let app = router(state);
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
-

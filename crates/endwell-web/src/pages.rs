@@ -5,12 +5,12 @@
 //! form again with the problem named.
 
 use askama::Template;
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use endwell_core::event::{Actor, Event, EventKind};
 use endwell_core::model::{ClientFields, ConsentMethod, EngagementFields, User};
 use endwell_core::terms::{Terms, Weekday};
@@ -22,9 +22,9 @@ use jiff::civil::Date;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::AppState;
 use crate::auth::{self, CurrentUser, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
 use crate::error::AppError;
-use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -52,7 +52,13 @@ pub fn routes() -> Router<AppState> {
 const CSS: &str = include_str!("../assets/app.css");
 
 async fn css() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], CSS)
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        CSS,
+    )
 }
 
 // ------------------------------------------------------------------ layout
@@ -85,12 +91,17 @@ fn render<T: Template>(status: StatusCode, t: &T) -> Response {
     match t.render() {
         Ok(html) => {
             let mut r = (status, Html(html)).into_response();
-            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             r
         }
         Err(e) => {
             tracing::error!(error = %e, "template failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong showing this page.").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong showing this page.",
+            )
+                .into_response()
         }
     }
 }
@@ -113,15 +124,29 @@ pub fn error_page(user: Option<&CurrentUser>, e: AppError) -> Response {
         s if s.is_client_error() => "Please check this",
         _ => "Something went wrong",
     };
-    render(status, &ErrorPage { layout: Layout::new(heading, "", user), heading: heading.into(), message: body.message })
+    render(
+        status,
+        &ErrorPage {
+            layout: Layout::new(heading, "", user),
+            heading: heading.into(),
+            message: body.message,
+        },
+    )
 }
 
 /// A handler's failure, shown as a page.
-pub struct PageError(Option<CurrentUser>, AppError);
+pub struct PageError(Box<(Option<CurrentUser>, AppError)>);
+
+impl PageError {
+    fn new(user: Option<CurrentUser>, e: AppError) -> PageError {
+        PageError(Box::new((user, e)))
+    }
+}
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        error_page(self.0.as_ref(), self.1)
+        let (user, e) = *self.0;
+        error_page(user.as_ref(), e)
     }
 }
 
@@ -131,7 +156,7 @@ trait OrPage<T> {
 
 impl<T, E: Into<AppError>> OrPage<T> for Result<T, E> {
     fn or_page(self, user: &CurrentUser) -> Result<T, PageError> {
-        self.map_err(|e| PageError(Some(user.clone()), e.into()))
+        self.map_err(|e| PageError::new(Some(user.clone()), e.into()))
     }
 }
 
@@ -147,7 +172,9 @@ struct CsrfOnly {
 fn read_form<T: DeserializeOwned>(user: &CurrentUser, body: &[u8]) -> Result<T, PageError> {
     let c: CsrfOnly = serde_urlencoded::from_bytes(body).unwrap_or(CsrfOnly { csrf: String::new() });
     user.check_csrf(&c.csrf).or_page(user)?;
-    serde_urlencoded::from_bytes(body).map_err(|e| AppError::BadRequest(format!("the form could not be read: {e}"))).or_page(user)
+    serde_urlencoded::from_bytes(body)
+        .map_err(|e| AppError::BadRequest(format!("the form could not be read: {e}")))
+        .or_page(user)
 }
 
 fn parse_id<T: std::str::FromStr>(s: &str) -> Result<T, AppError> {
@@ -166,7 +193,9 @@ fn field_of(e: &AppError) -> String {
 fn is_validation(e: &AppError) -> bool {
     matches!(
         e,
-        AppError::Domain(_) | AppError::Store(endwell_store::StoreError::Domain(_)) | AppError::Store(endwell_store::StoreError::Conflict(_))
+        AppError::Domain(_)
+            | AppError::Store(endwell_store::StoreError::Domain(_))
+            | AppError::Store(endwell_store::StoreError::Conflict(_))
     )
 }
 
@@ -175,7 +204,8 @@ fn message_of(e: &AppError) -> String {
 }
 
 fn fmt_date(d: Option<Date>) -> String {
-    d.map(|d| d.strftime("%-d %b %Y").to_string()).unwrap_or_else(|| "—".into())
+    d.map(|d| d.strftime("%-d %b %Y").to_string())
+        .unwrap_or_else(|| "—".into())
 }
 
 fn fmt_time(t: Timestamp, tz: &str) -> String {
@@ -207,14 +237,26 @@ struct NextQuery {
 
 /// Only same-site paths are followed after login.
 fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') { next.to_string() } else { "/caseload".into() }
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next.to_string()
+    } else {
+        "/caseload".into()
+    }
 }
 
 fn login_form(state: &AppState, next: &str, email: &str, error: Option<String>, status: StatusCode) -> Response {
     let csrf = auth::new_token();
     let mut layout = Layout::new("Log in", "", None);
     layout.error = error;
-    let mut r = render(status, &LoginPage { layout, csrf: csrf.clone(), next: safe_next(next), email: email.into() });
+    let mut r = render(
+        status,
+        &LoginPage {
+            layout,
+            csrf: csrf.clone(),
+            next: safe_next(next),
+            email: email.into(),
+        },
+    );
     if let Ok(v) = HeaderValue::from_str(&auth::set_cookie(state, LOGIN_CSRF_COOKIE, &csrf, 3600)) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -239,12 +281,24 @@ struct LoginForm {
 
 async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let Ok(f) = serde_urlencoded::from_bytes::<LoginForm>(&body) else {
-        return login_form(&state, "", "", Some("The form could not be read; please try again.".into()), StatusCode::BAD_REQUEST);
+        return login_form(
+            &state,
+            "",
+            "",
+            Some("The form could not be read; please try again.".into()),
+            StatusCode::BAD_REQUEST,
+        );
     };
     // Double-submit check: the token in the form must match the cookie set with it.
     let cookie = auth::cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
     if f.csrf.is_empty() || !auth::constant_time_eq(cookie.as_bytes(), f.csrf.as_bytes()) {
-        return login_form(&state, &f.next, &f.email, Some("This form expired. Please log in again.".into()), StatusCode::FORBIDDEN);
+        return login_form(
+            &state,
+            &f.next,
+            &f.email,
+            Some("This form expired. Please log in again.".into()),
+            StatusCode::FORBIDDEN,
+        );
     }
     let found = match state.store.user_for_login(&f.email).await {
         Ok(found) => found,
@@ -252,21 +306,36 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
     };
     let password = f.password.clone();
     let hash = found.as_ref().and_then(|(_, h)| h.clone());
-    let ok = tokio::task::spawn_blocking(move || auth::verify_password(hash.as_deref(), &password)).await.unwrap_or(false);
+    let ok = tokio::task::spawn_blocking(move || auth::verify_password(hash.as_deref(), &password))
+        .await
+        .unwrap_or(false);
     let Some((user, _)) = found.filter(|_| ok) else {
         tracing::info!("failed login");
-        return login_form(&state, &f.next, &f.email, Some("That email and password do not match an account.".into()), StatusCode::UNAUTHORIZED);
+        return login_form(
+            &state,
+            &f.next,
+            &f.email,
+            Some("That email and password do not match an account.".into()),
+            StatusCode::UNAUTHORIZED,
+        );
     };
     let token = auth::new_token();
     let csrf = auth::new_token();
     let hours = state.config.session_hours;
     let expires = Timestamp::now() + jiff::SignedDuration::from_hours(hours);
-    if let Err(e) = state.store.create_session(user.id, &auth::token_hash(&token), &csrf, expires).await {
+    if let Err(e) = state
+        .store
+        .create_session(user.id, &auth::token_hash(&token), &csrf, expires)
+        .await
+    {
         return error_page(None, e.into());
     }
     tracing::info!(user = %user.id, "logged in");
     let mut r = Redirect::to(&safe_next(&f.next)).into_response();
-    for c in [auth::set_cookie(&state, SESSION_COOKIE, &token, hours * 3600), auth::set_cookie(&state, LOGIN_CSRF_COOKIE, "", 0)] {
+    for c in [
+        auth::set_cookie(&state, SESSION_COOKIE, &token, hours * 3600),
+        auth::set_cookie(&state, LOGIN_CSRF_COOKIE, "", 0),
+    ] {
         if let Ok(v) = HeaderValue::from_str(&c) {
             r.headers_mut().append(header::SET_COOKIE, v);
         }
@@ -341,9 +410,24 @@ async fn caseload(State(state): State<AppState>, user: CurrentUser, Query(p): Qu
         None | Some("") => None,
         Some(s) => Some(parse_id::<EngagementId>(s).or_page(&user)?),
     };
-    let page = state.store.caseload(user.viewer(), CaseloadQuery { state: st, after, per_page: 50 }).await.or_page(&user)?;
+    let page = state
+        .store
+        .caseload(
+            user.viewer(),
+            CaseloadQuery {
+                state: st,
+                after,
+                per_page: 50,
+            },
+        )
+        .await
+        .or_page(&user)?;
     let show_owner = page.items.iter().any(|i| i.engagement.practitioner_id != user.user.id);
-    let names = if show_owner { state.store.users().await.or_page(&user)? } else { Vec::new() };
+    let names = if show_owner {
+        state.store.users().await.or_page(&user)?
+    } else {
+        Vec::new()
+    };
     let today = today(&user.user);
     let rows = page
         .items
@@ -358,14 +442,23 @@ async fn caseload(State(state): State<AppState>, user: CurrentUser, Query(p): Qu
                 planned_end: fmt_date(e.planned_end),
                 next_review: fmt_date(e.next_review),
                 review_due: !e.state.is_closed() && e.next_review.is_some_and(|d| d <= today),
-                owner: names.iter().find(|u| u.id == e.practitioner_id).map(|u| u.display_name.clone()).unwrap_or_default(),
+                owner: names
+                    .iter()
+                    .find(|u| u.id == e.practitioner_id)
+                    .map(|u| u.display_name.clone())
+                    .unwrap_or_default(),
             }
         })
         .collect();
     let tabs = page
         .counts
         .iter()
-        .map(|(s, n)| Tab { state: s.as_str(), label: state_label(*s).into(), count: *n, current: *s == st })
+        .map(|(s, n)| Tab {
+            state: s.as_str(),
+            label: state_label(*s).into(),
+            count: *n,
+            current: *s == st,
+        })
         .collect();
     Ok(render(
         StatusCode::OK,
@@ -408,7 +501,13 @@ async fn clients(State(state): State<AppState>, user: CurrentUser) -> PageResult
             phone: c.phones.first().cloned().unwrap_or_default(),
         })
         .collect();
-    Ok(render(StatusCode::OK, &ClientsPage { layout: Layout::new("Clients", "clients", Some(&user)), clients }))
+    Ok(render(
+        StatusCode::OK,
+        &ClientsPage {
+            layout: Layout::new("Clients", "clients", Some(&user)),
+            clients,
+        },
+    ))
 }
 
 /// The client form as typed: lists are one per line.
@@ -425,7 +524,12 @@ struct ClientForm {
 
 impl ClientForm {
     fn fields(&self) -> ClientFields {
-        let lines = |s: &str| s.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
+        let lines = |s: &str| {
+            s.lines()
+                .map(|l| l.trim().to_string())
+                .filter(|l| !l.is_empty())
+                .collect()
+        };
         ClientFields {
             given_name: self.given_name.clone(),
             family_name: self.family_name.clone(),
@@ -462,15 +566,29 @@ async fn new_client(user: CurrentUser) -> Response {
     )
 }
 
-fn client_form_again(user: &CurrentUser, heading: &str, action: String, cancel: String, form: ClientForm, e: AppError) -> PageResult {
+fn client_form_again(
+    user: &CurrentUser,
+    heading: &str,
+    action: String,
+    cancel: String,
+    form: ClientForm,
+    e: AppError,
+) -> PageResult {
     if !is_validation(&e) {
-        return Err(PageError(Some(user.clone()), e));
+        return Err(PageError::new(Some(user.clone()), e));
     }
     let mut layout = Layout::new(heading, "clients", Some(user));
     layout.error = Some(message_of(&e));
     Ok(render(
         StatusCode::UNPROCESSABLE_ENTITY,
-        &ClientFormPage { layout, heading: heading.into(), action, cancel, form, field: field_of(&e) },
+        &ClientFormPage {
+            layout,
+            heading: heading.into(),
+            action,
+            cancel,
+            form,
+            field: field_of(&e),
+        },
     ))
 }
 
@@ -478,7 +596,14 @@ async fn create_client(State(state): State<AppState>, user: CurrentUser, body: B
     let form: ClientForm = read_form(&user, &body)?;
     match state.store.create_client(user.viewer(), form.fields()).await {
         Ok(c) => Ok(Redirect::to(&format!("/clients/{}", c.id)).into_response()),
-        Err(e) => client_form_again(&user, "Add a client", "/clients".into(), "/clients".into(), form, e.into()),
+        Err(e) => client_form_again(
+            &user,
+            "Add a client",
+            "/clients".into(),
+            "/clients".into(),
+            form,
+            e.into(),
+        ),
     }
 }
 
@@ -486,7 +611,7 @@ async fn edit_client(State(state): State<AppState>, user: CurrentUser, Path(id):
     let id: ClientId = parse_id(&id).or_page(&user)?;
     let c = state.store.client(user.viewer(), id).await.or_page(&user)?;
     if !access::can_change(user.viewer(), c.practitioner_id) {
-        return Err(PageError(Some(user), endwell_store::StoreError::Forbidden.into()));
+        return Err(PageError::new(Some(user), endwell_store::StoreError::Forbidden.into()));
     }
     let form = ClientForm {
         given_name: c.given_name.clone(),
@@ -509,12 +634,24 @@ async fn edit_client(State(state): State<AppState>, user: CurrentUser, Path(id):
     ))
 }
 
-async fn update_client(State(state): State<AppState>, user: CurrentUser, Path(id): Path<String>, body: Bytes) -> PageResult {
+async fn update_client(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> PageResult {
     let id: ClientId = parse_id(&id).or_page(&user)?;
     let form: ClientForm = read_form(&user, &body)?;
     match state.store.update_client(user.viewer(), id, form.fields()).await {
         Ok(_) => Ok(Redirect::to(&format!("/clients/{id}")).into_response()),
-        Err(e) => client_form_again(&user, "Edit client", format!("/clients/{id}"), format!("/clients/{id}"), form, e.into()),
+        Err(e) => client_form_again(
+            &user,
+            "Edit client",
+            format!("/clients/{id}"),
+            format!("/clients/{id}"),
+            form,
+            e.into(),
+        ),
     }
 }
 
@@ -543,7 +680,11 @@ struct ClientPage {
 async fn client(State(state): State<AppState>, user: CurrentUser, Path(id): Path<String>) -> PageResult {
     let id: ClientId = parse_id(&id).or_page(&user)?;
     let c = state.store.client(user.viewer(), id).await.or_page(&user)?;
-    let engagements = state.store.engagements_of_client(user.viewer(), id).await.or_page(&user)?;
+    let engagements = state
+        .store
+        .engagements_of_client(user.viewer(), id)
+        .await
+        .or_page(&user)?;
     Ok(render(
         StatusCode::OK,
         &ClientPage {
@@ -559,7 +700,11 @@ async fn client(State(state): State<AppState>, user: CurrentUser, Path(id): Path
             can_change: access::can_change(user.viewer(), c.practitioner_id),
             engagements: engagements
                 .iter()
-                .map(|e| EngagementLink { id: e.id.to_string(), title: e.title.clone(), state: e.state.as_str() })
+                .map(|e| EngagementLink {
+                    id: e.id.to_string(),
+                    title: e.title.clone(),
+                    state: e.state.as_str(),
+                })
                 .collect(),
         },
     ))
@@ -582,7 +727,10 @@ impl EngagementForm {
         let date = |field: &str, s: &str| -> Result<Option<Date>, AppError> {
             match s.trim() {
                 "" => Ok(None),
-                t => t.parse().map(Some).map_err(|_| DomainError::invalid(field, format!("{t:?} is not a date like 2027-06-30")).into()),
+                t => t
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| DomainError::invalid(field, format!("{t:?} is not a date like 2027-06-30")).into()),
             }
         };
         Ok(EngagementFields {
@@ -625,11 +773,20 @@ async fn new_engagement(State(state): State<AppState>, user: CurrentUser, Path(i
     ))
 }
 
-async fn create_engagement(State(state): State<AppState>, user: CurrentUser, Path(id): Path<String>, body: Bytes) -> PageResult {
+async fn create_engagement(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> PageResult {
     let id: ClientId = parse_id(&id).or_page(&user)?;
     let form: EngagementForm = read_form(&user, &body)?;
     let result = match form.fields() {
-        Ok(f) => state.store.create_engagement(user.viewer(), id, f).await.map_err(AppError::from),
+        Ok(f) => state
+            .store
+            .create_engagement(user.viewer(), id, f)
+            .await
+            .map_err(AppError::from),
         Err(e) => Err(e),
     };
     match result {
@@ -652,7 +809,7 @@ async fn create_engagement(State(state): State<AppState>, user: CurrentUser, Pat
                 },
             ))
         }
-        Err(e) => Err(PageError(Some(user), e)),
+        Err(e) => Err(PageError::new(Some(user), e)),
     }
 }
 
@@ -670,17 +827,31 @@ async fn edit_engagement(State(state): State<AppState>, user: CurrentUser, Path(
             cancel: format!("/engagements/{id}"),
             client_id: c.id.to_string(),
             client_name: c.display_name(),
-            form: EngagementForm { title: e.title.clone(), started_on: d(e.started_on), planned_end: d(e.planned_end), next_review: d(e.next_review) },
+            form: EngagementForm {
+                title: e.title.clone(),
+                started_on: d(e.started_on),
+                planned_end: d(e.planned_end),
+                next_review: d(e.next_review),
+            },
             field: String::new(),
         },
     ))
 }
 
-async fn update_engagement(State(state): State<AppState>, user: CurrentUser, Path(id): Path<String>, body: Bytes) -> PageResult {
+async fn update_engagement(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> PageResult {
     let id: EngagementId = parse_id(&id).or_page(&user)?;
     let form: EngagementForm = read_form(&user, &body)?;
     let result = match form.fields() {
-        Ok(f) => state.store.update_engagement(user.viewer(), id, f).await.map_err(AppError::from),
+        Ok(f) => state
+            .store
+            .update_engagement(user.viewer(), id, f)
+            .await
+            .map_err(AppError::from),
         Err(e) => Err(e),
     };
     match result {
@@ -704,7 +875,7 @@ async fn update_engagement(State(state): State<AppState>, user: CurrentUser, Pat
                 },
             ))
         }
-        Err(e) => Err(PageError(Some(user), e)),
+        Err(e) => Err(PageError::new(Some(user), e)),
     }
 }
 
@@ -751,7 +922,9 @@ struct EngagementPage {
 }
 
 fn consent_text(a: &endwell_core::model::Agreement, tz: &str) -> Option<String> {
-    a.consent.as_ref().map(|c| format!("{}, {}, {}", c.given_by, c.method.label(), fmt_time(c.at, tz)))
+    a.consent
+        .as_ref()
+        .map(|c| format!("{}, {}, {}", c.given_by, c.method.label(), fmt_time(c.at, tz)))
 }
 
 /// One line of history in words.
@@ -762,9 +935,17 @@ fn history_row(ev: &Event, users: &[User], tz: &str) -> HistoryRow {
         EventKind::EngagementTransitioned => {
             let note = s("note");
             let base = format!("from {} to {}", s("from"), s("to"));
-            if note.is_empty() { base } else { format!("{base}: “{note}”") }
+            if note.is_empty() {
+                base
+            } else {
+                format!("{base}: “{note}”")
+            }
         }
-        EventKind::AgreementVersioned => format!("version {}: {}", d.get("version").cloned().unwrap_or_default(), s("note")),
+        EventKind::AgreementVersioned => format!(
+            "version {}: {}",
+            d.get("version").cloned().unwrap_or_default(),
+            s("note")
+        ),
         EventKind::AgreementConsented => format!(
             "version {} by {} ({})",
             d.get("version").cloned().unwrap_or_default(),
@@ -773,16 +954,35 @@ fn history_row(ev: &Event, users: &[User], tz: &str) -> HistoryRow {
         ),
         EventKind::EngagementCreated => format!("“{}”", s("title")),
         EventKind::ClientUpdated => {
-            let changed: Vec<String> = d.get("changed").and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|x| x.as_str()).map(|x| x.replace('_', " ")).collect()).unwrap_or_default();
+            let changed: Vec<String> = d
+                .get("changed")
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str())
+                        .map(|x| x.replace('_', " "))
+                        .collect()
+                })
+                .unwrap_or_default();
             changed.join(", ")
         }
         _ => String::new(),
     };
     let who = match ev.actor {
-        Actor::User(id) => users.iter().find(|u| u.id == id).map(|u| u.display_name.clone()).unwrap_or_else(|| "a former user".into()),
+        Actor::User(id) => users
+            .iter()
+            .find(|u| u.id == id)
+            .map(|u| u.display_name.clone())
+            .unwrap_or_else(|| "a former user".into()),
         Actor::System => "Endwell".into(),
     };
-    HistoryRow { at: fmt_time(ev.at, tz), at_iso: ev.at.to_string(), what: ev.kind.describe(), detail, who }
+    HistoryRow {
+        at: fmt_time(ev.at, tz),
+        at_iso: ev.at.to_string(),
+        what: ev.kind.describe(),
+        detail,
+        who,
+    }
 }
 
 async fn engagement(State(state): State<AppState>, user: CurrentUser, Path(id): Path<String>) -> PageResult {
@@ -800,7 +1000,11 @@ async fn engagement(State(state): State<AppState>, user: CurrentUser, Path(id): 
         .state
         .allowed()
         .iter()
-        .map(|t| Step { key: t.as_str(), label: t.label(), quiet: matches!(t, Transition::Withdraw | Transition::Resume | Transition::Transfer) })
+        .map(|t| Step {
+            key: t.as_str(),
+            label: t.label(),
+            quiet: matches!(t, Transition::Withdraw | Transition::Resume | Transition::Transfer),
+        })
         .collect();
     Ok(render(
         StatusCode::OK,
@@ -812,7 +1016,11 @@ async fn engagement(State(state): State<AppState>, user: CurrentUser, Path(id): 
             closed: e.state.is_closed(),
             client_id: c.id.to_string(),
             client_name: c.display_name(),
-            owner: users.iter().find(|u| u.id == e.practitioner_id).map(|u| u.display_name.clone()).unwrap_or_default(),
+            owner: users
+                .iter()
+                .find(|u| u.id == e.practitioner_id)
+                .map(|u| u.display_name.clone())
+                .unwrap_or_default(),
             started: fmt_date(e.started_on),
             planned_end: fmt_date(e.planned_end),
             next_review: fmt_date(e.next_review),
@@ -821,7 +1029,12 @@ async fn engagement(State(state): State<AppState>, user: CurrentUser, Path(id): 
             needs_consent,
             agreements: agreements
                 .iter()
-                .map(|a| AgreementRow { version: a.version, note: a.note.clone(), made: fmt_time(a.created_at, &tz), consent: consent_text(a, &tz) })
+                .map(|a| AgreementRow {
+                    version: a.version,
+                    note: a.note.clone(),
+                    made: fmt_time(a.created_at, &tz),
+                    consent: consent_text(a, &tz),
+                })
                 .collect(),
             history: events.iter().map(|ev| history_row(ev, &users, &tz)).collect(),
         },
@@ -835,11 +1048,20 @@ struct TransitionForm {
     note: String,
 }
 
-async fn transition(State(state): State<AppState>, user: CurrentUser, Path(id): Path<String>, body: Bytes) -> PageResult {
+async fn transition(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> PageResult {
     let id: EngagementId = parse_id(&id).or_page(&user)?;
     let form: TransitionForm = read_form(&user, &body)?;
     let t: Transition = form.transition.parse().or_page(&user)?;
-    state.store.transition(user.viewer(), id, t, &form.note).await.or_page(&user)?;
+    state
+        .store
+        .transition(user.viewer(), id, t, &form.note)
+        .await
+        .or_page(&user)?;
     Ok(Redirect::to(&format!("/engagements/{id}")).into_response())
 }
 
@@ -858,10 +1080,19 @@ struct BeforeQuery {
     before: Option<i64>,
 }
 
-async fn history(State(state): State<AppState>, user: CurrentUser, Path(id): Path<String>, Query(q): Query<BeforeQuery>) -> PageResult {
+async fn history(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    Query(q): Query<BeforeQuery>,
+) -> PageResult {
     let id: EngagementId = parse_id(&id).or_page(&user)?;
     let e = state.store.engagement(user.viewer(), id).await.or_page(&user)?;
-    let events = state.store.engagement_events(user.viewer(), id, q.before, 100).await.or_page(&user)?;
+    let events = state
+        .store
+        .engagement_events(user.viewer(), id, q.before, 100)
+        .await
+        .or_page(&user)?;
     let users = state.store.users().await.or_page(&user)?;
     let before = (events.len() == 100).then(|| events.last().map(|e| e.seq)).flatten();
     Ok(render(
@@ -870,7 +1101,10 @@ async fn history(State(state): State<AppState>, user: CurrentUser, Path(id): Pat
             layout: Layout::new(format!("History of {}", e.title), "caseload", Some(&user)),
             id: id.to_string(),
             title: e.title.clone(),
-            history: events.iter().map(|ev| history_row(ev, &users, &user.user.timezone)).collect(),
+            history: events
+                .iter()
+                .map(|ev| history_row(ev, &users, &user.user.timezone))
+                .collect(),
             before,
         },
     ))
@@ -903,14 +1137,26 @@ fn zones() -> Vec<String> {
     static ZONES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     ZONES
         .get_or_init(|| {
-            let mut z: Vec<String> = jiff::tz::db().available().map(|n| n.to_string()).filter(|n| n.contains('/') || n == "UTC").collect();
+            let mut z: Vec<String> = jiff::tz::db()
+                .available()
+                .map(|n| n.to_string())
+                .filter(|n| n.contains('/') || n == "UTC")
+                .collect();
             z.sort();
             z
         })
         .clone()
 }
 
-fn agreement_form_page(user: &CurrentUser, id: EngagementId, title: &str, heading: String, note: String, form: TermsForm, error: Option<&AppError>) -> Response {
+fn agreement_form_page(
+    user: &CurrentUser,
+    id: EngagementId,
+    title: &str,
+    heading: String,
+    note: String,
+    form: TermsForm,
+    error: Option<&AppError>,
+) -> Response {
     let value = |d: Weekday| match d {
         Weekday::Mon => form.hours_mon.clone(),
         Weekday::Tue => form.hours_tue.clone(),
@@ -922,7 +1168,12 @@ fn agreement_form_page(user: &CurrentUser, id: EngagementId, title: &str, headin
     };
     let days = Weekday::ALL
         .iter()
-        .map(|d| DayField { key: d.key(), name: d.name(), field: format!("hours_{}", d.key()), value: value(*d) })
+        .map(|d| DayField {
+            key: d.key(),
+            name: d.name(),
+            field: format!("hours_{}", d.key()),
+            value: value(*d),
+        })
         .collect();
     let mut zones = zones();
     if !zones.contains(&form.timezone) {
@@ -930,28 +1181,67 @@ fn agreement_form_page(user: &CurrentUser, id: EngagementId, title: &str, headin
     }
     let mut layout = Layout::new(heading.clone(), "caseload", Some(user));
     layout.error = error.map(message_of);
-    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     render(
         status,
-        &AgreementFormPage { layout, id: id.to_string(), title: title.into(), heading, note, form, days, zones, field: error.map(field_of).unwrap_or_default() },
+        &AgreementFormPage {
+            layout,
+            id: id.to_string(),
+            title: title.into(),
+            heading,
+            note,
+            form,
+            days,
+            zones,
+            field: error.map(field_of).unwrap_or_default(),
+        },
     )
 }
 
 async fn new_agreement(State(state): State<AppState>, user: CurrentUser, Path(id): Path<String>) -> PageResult {
     let id: EngagementId = parse_id(&id).or_page(&user)?;
     let e = state.store.engagement(user.viewer(), id).await.or_page(&user)?;
-    let latest = state.store.agreements(user.viewer(), id).await.or_page(&user)?.into_iter().next();
+    let latest = state
+        .store
+        .agreements(user.viewer(), id)
+        .await
+        .or_page(&user)?
+        .into_iter()
+        .next();
     let (terms, heading) = match &latest {
-        Some(a) => (a.terms.clone(), format!("New version of the terms (now version {})", a.version)),
+        Some(a) => (
+            a.terms.clone(),
+            format!("New version of the terms (now version {})", a.version),
+        ),
         None => {
-            let zone = user.user.timezone.parse().unwrap_or_else(|_| "UTC".parse().expect("UTC exists"));
+            let zone = user
+                .user
+                .timezone
+                .parse()
+                .unwrap_or_else(|_| "UTC".parse().expect("UTC exists"));
             let mut t = Terms::starter(zone, &user.user.display_name);
             t.practitioner.addresses = vec![user.user.email.clone()];
             (t, "Write the terms".to_string())
         }
     };
-    let note = if latest.is_some() { String::new() } else { "Initial terms".into() };
-    Ok(agreement_form_page(&user, id, &e.title, heading, note, TermsForm::from_terms(&terms), None))
+    let note = if latest.is_some() {
+        String::new()
+    } else {
+        "Initial terms".into()
+    };
+    Ok(agreement_form_page(
+        &user,
+        id,
+        &e.title,
+        heading,
+        note,
+        TermsForm::from_terms(&terms),
+        None,
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -962,20 +1252,37 @@ struct AgreementPost {
     note: String,
 }
 
-async fn create_agreement(State(state): State<AppState>, user: CurrentUser, Path(id): Path<String>, body: Bytes) -> PageResult {
+async fn create_agreement(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> PageResult {
     let id: EngagementId = parse_id(&id).or_page(&user)?;
     let post: AgreementPost = read_form(&user, &body)?;
     let result = match post.form.to_terms() {
-        Ok(terms) => state.store.add_agreement(user.viewer(), id, terms, &post.note).await.map_err(AppError::from),
+        Ok(terms) => state
+            .store
+            .add_agreement(user.viewer(), id, terms, &post.note)
+            .await
+            .map_err(AppError::from),
         Err(e) => Err(e.into()),
     };
     match result {
         Ok(a) => Ok(Redirect::to(&format!("/engagements/{id}/agreements/{}", a.version)).into_response()),
         Err(e) if is_validation(&e) => {
             let eng = state.store.engagement(user.viewer(), id).await.or_page(&user)?;
-            Ok(agreement_form_page(&user, id, &eng.title, "Check the terms".into(), post.note, post.form, Some(&e)))
+            Ok(agreement_form_page(
+                &user,
+                id,
+                &eng.title,
+                "Check the terms".into(),
+                post.note,
+                post.form,
+                Some(&e),
+            ))
         }
-        Err(e) => Err(PageError(Some(user), e)),
+        Err(e) => Err(PageError::new(Some(user), e)),
     }
 }
 
@@ -998,7 +1305,11 @@ struct AgreementPage {
     toml: String,
 }
 
-async fn agreement(State(state): State<AppState>, user: CurrentUser, Path((id, version)): Path<(String, String)>) -> PageResult {
+async fn agreement(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((id, version)): Path<(String, String)>,
+) -> PageResult {
     let id: EngagementId = parse_id(&id).or_page(&user)?;
     let version: i64 = parse_id(&version).or_page(&user)?;
     let e = state.store.engagement(user.viewer(), id).await.or_page(&user)?;
@@ -1018,7 +1329,14 @@ async fn agreement(State(state): State<AppState>, user: CurrentUser, Path((id, v
         .iter()
         .map(|d| {
             let r = t.office_hours.day(*d);
-            (d.name(), if r.is_empty() { "closed".to_string() } else { r.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ") })
+            (
+                d.name(),
+                if r.is_empty() {
+                    "closed".to_string()
+                } else {
+                    r.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
+                },
+            )
         })
         .collect();
     Ok(render(
@@ -1049,12 +1367,21 @@ struct ConsentForm {
     method: String,
 }
 
-async fn consent(State(state): State<AppState>, user: CurrentUser, Path((id, version)): Path<(String, String)>, body: Bytes) -> PageResult {
+async fn consent(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((id, version)): Path<(String, String)>,
+    body: Bytes,
+) -> PageResult {
     let id: EngagementId = parse_id(&id).or_page(&user)?;
     let version: i64 = parse_id(&version).or_page(&user)?;
     let form: ConsentForm = read_form(&user, &body)?;
     let method: ConsentMethod = form.method.parse().or_page(&user)?;
-    state.store.record_consent(user.viewer(), id, version, &form.given_by, method).await.or_page(&user)?;
+    state
+        .store
+        .record_consent(user.viewer(), id, version, &form.given_by, method)
+        .await
+        .or_page(&user)?;
     Ok(Redirect::to(&format!("/engagements/{id}")).into_response())
 }
 

@@ -28,11 +28,19 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState { store: store.clone(), config: Arc::new(WebConfig::default()) };
+        let state = AppState {
+            store: store.clone(),
+            config: Arc::new(WebConfig::default()),
+        };
         tokio::spawn(endwell_web::serve(listener, state, async {
             let _ = rx.await;
         }));
-        TestApp { base, store, db: Some(db), stop: Some(tx) }
+        TestApp {
+            base,
+            store,
+            db: Some(db),
+            stop: Some(tx),
+        }
     }
 
     async fn finish(mut self) {
@@ -49,7 +57,12 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
-    async fn user(&self, email: &str, role: Role, supervisor: Option<endwell_core::UserId>) -> endwell_core::model::User {
+    async fn user(
+        &self,
+        email: &str,
+        role: Role,
+        supervisor: Option<endwell_core::UserId>,
+    ) -> endwell_core::model::User {
         let hash = endwell_web::auth::hash_password("a long enough password").unwrap();
         self.store
             .create_user(
@@ -68,7 +81,11 @@ impl TestApp {
     }
 
     fn browser() -> reqwest::Client {
-        reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().unwrap()
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .build()
+            .unwrap()
     }
 
     /// A browser logged in as `email`.
@@ -78,7 +95,12 @@ impl TestApp {
         let csrf = hidden(&page, "csrf");
         let r = b
             .post(self.url("/login"))
-            .form(&[("csrf", csrf.as_str()), ("next", "/caseload"), ("email", email), ("password", "a long enough password")])
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("next", "/caseload"),
+                ("email", email),
+                ("password", "a long enough password"),
+            ])
             .send()
             .await
             .unwrap();
@@ -89,7 +111,10 @@ impl TestApp {
 
     async fn token(&self, user: &endwell_core::model::User) -> String {
         let t = endwell_web::auth::new_token();
-        self.store.create_api_token(user.id, &endwell_web::auth::token_hash(&t), "test").await.unwrap();
+        self.store
+            .create_api_token(user.id, &endwell_web::auth::token_hash(&t), "test")
+            .await
+            .unwrap();
         t
     }
 }
@@ -135,7 +160,11 @@ on_every_backend!(login_logout_and_redirects, |app: &TestApp| async move {
     let csrf = csrf_of(&b, app.url("/login")).await;
     let r = b
         .post(app.url("/login"))
-        .form(&[("csrf", csrf.as_str()), ("email", "sam@clinic.example"), ("password", "wrong")])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", "sam@clinic.example"),
+            ("password", "wrong"),
+        ])
         .send()
         .await
         .unwrap();
@@ -146,11 +175,21 @@ on_every_backend!(login_logout_and_redirects, |app: &TestApp| async move {
     let page = b.get(app.url("/caseload")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert_eq!(page.headers()["cache-control"], "no-store");
-    assert!(page.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'self'"));
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'")
+    );
     let html = page.text().await.unwrap();
     assert!(html.contains("Caseload") && html.contains("sam"));
     let csrf = hidden(&html, "csrf");
-    let r = b.post(app.url("/logout")).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    let r = b
+        .post(app.url("/logout"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(location(&r), "/login");
     let r = b.get(app.url("/caseload")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "session ended");
@@ -160,26 +199,38 @@ on_every_backend!(login_logout_and_redirects, |app: &TestApp| async move {
     assert!(css.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
 });
 
-on_every_backend!(forms_without_the_right_csrf_token_are_refused, |app: &TestApp| async move {
-    app.user("sam@clinic.example", Role::Practitioner, None).await;
-    // Login without the double-submit cookie.
-    let r = TestApp::browser()
-        .post(app.url("/login"))
-        .form(&[("csrf", "made-up"), ("email", "sam@clinic.example"), ("password", "a long enough password")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-
-    let b = app.login("sam@clinic.example").await;
-    for csrf in ["", "wrong-token"] {
-        let r = b.post(app.url("/clients")).form(&[("csrf", csrf), ("given_name", "Ada")]).send().await.unwrap();
+on_every_backend!(
+    forms_without_the_right_csrf_token_are_refused,
+    |app: &TestApp| async move {
+        app.user("sam@clinic.example", Role::Practitioner, None).await;
+        // Login without the double-submit cookie.
+        let r = TestApp::browser()
+            .post(app.url("/login"))
+            .form(&[
+                ("csrf", "made-up"),
+                ("email", "sam@clinic.example"),
+                ("password", "a long enough password"),
+            ])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
-        assert!(r.text().await.unwrap().contains("nothing was saved"));
+
+        let b = app.login("sam@clinic.example").await;
+        for csrf in ["", "wrong-token"] {
+            let r = b
+                .post(app.url("/clients"))
+                .form(&[("csrf", csrf), ("given_name", "Ada")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::FORBIDDEN);
+            assert!(r.text().await.unwrap().contains("nothing was saved"));
+        }
+        let r = b.get(app.url("/clients")).send().await.unwrap().text().await.unwrap();
+        assert!(!r.contains("Ada"), "nothing was created");
     }
-    let r = b.get(app.url("/clients")).send().await.unwrap().text().await.unwrap();
-    assert!(!r.contains("Ada"), "nothing was created");
-});
+);
 
 on_every_backend!(full_flow_in_the_browser, |app: &TestApp| async move {
     app.user("sam@clinic.example", Role::Practitioner, None).await;
@@ -189,18 +240,33 @@ on_every_backend!(full_flow_in_the_browser, |app: &TestApp| async move {
     // A mistake keeps what was typed and names the field.
     let r = b
         .post(app.url("/clients"))
-        .form(&[("csrf", csrf.as_str()), ("given_name", "Ada"), ("emails", "not-an-email"), ("vulnerability_notes", "Lives alone")])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("given_name", "Ada"),
+            ("emails", "not-an-email"),
+            ("vulnerability_notes", "Lives alone"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = r.text().await.unwrap();
     assert!(html.contains("role=\"alert\"") && html.contains("not-an-email") && html.contains("Lives alone"));
-    assert!(html.contains("id=\"emails\" name=\"emails\" rows=\"2\" aria-describedby=\"emails_hint\" aria-invalid=\"true\""));
+    assert!(
+        html.contains(
+            "id=\"emails\" name=\"emails\" rows=\"2\" aria-describedby=\"emails_hint\" aria-invalid=\"true\""
+        )
+    );
 
     let r = b
         .post(app.url("/clients"))
-        .form(&[("csrf", csrf.as_str()), ("given_name", "Ada"), ("family_name", "Okafor"), ("emails", "ada@example.org"), ("vulnerability_notes", "Lives alone")])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("given_name", "Ada"),
+            ("family_name", "Okafor"),
+            ("emails", "ada@example.org"),
+            ("vulnerability_notes", "Lives alone"),
+        ])
         .send()
         .await
         .unwrap();
@@ -212,17 +278,36 @@ on_every_backend!(full_flow_in_the_browser, |app: &TestApp| async move {
     // Edit.
     let r = b
         .post(app.url(&client_url))
-        .form(&[("csrf", csrf.as_str()), ("given_name", "Ada"), ("family_name", "Okafor"), ("preferred_name", "Addy"), ("emails", "ada@example.org")])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("given_name", "Ada"),
+            ("family_name", "Okafor"),
+            ("preferred_name", "Addy"),
+            ("emails", "ada@example.org"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert!(b.get(app.url(&client_url)).send().await.unwrap().text().await.unwrap().contains("Addy Okafor"));
+    assert!(
+        b.get(app.url(&client_url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains("Addy Okafor")
+    );
 
     // Open an engagement.
     let r = b
         .post(app.url(&format!("{client_url}/engagements")))
-        .form(&[("csrf", csrf.as_str()), ("title", "CBT for panic"), ("next_review", "2026-12-01")])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("title", "CBT for panic"),
+            ("next_review", "2026-12-01"),
+        ])
         .send()
         .await
         .unwrap();
@@ -232,12 +317,24 @@ on_every_backend!(full_flow_in_the_browser, |app: &TestApp| async move {
     assert!(html.contains("CBT for panic") && html.contains("proposed") && html.contains("Start the work"));
 
     // Starting before the terms are agreed is refused, with the reason.
-    let r = b.post(app.url(&format!("{eng}/transition"))).form(&[("csrf", csrf.as_str()), ("transition", "activate")]).send().await.unwrap();
+    let r = b
+        .post(app.url(&format!("{eng}/transition")))
+        .form(&[("csrf", csrf.as_str()), ("transition", "activate")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert!(r.text().await.unwrap().contains("consent"));
 
     // The terms editor: a bad range is named and everything typed stays.
-    let new_terms = b.get(app.url(&format!("{eng}/agreements/new"))).send().await.unwrap().text().await.unwrap();
+    let new_terms = b
+        .get(app.url(&format!("{eng}/agreements/new")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(new_terms.contains("<option selected>Europe/London</option>"));
     let mut form: Vec<(String, String)> = vec![
         ("csrf".into(), csrf.clone()),
@@ -251,31 +348,80 @@ on_every_backend!(full_flow_in_the_browser, |app: &TestApp| async move {
         ("exceptions".into(), "2026-12-24 to 2026-12-28: Holiday".into()),
         ("ends_on".into(), "2027-06-30".into()),
     ];
-    let r = b.post(app.url(&format!("{eng}/agreements"))).form(&form).send().await.unwrap();
+    let r = b
+        .post(app.url(&format!("{eng}/agreements")))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = r.text().await.unwrap();
-    assert!(html.contains("hours_tue") && html.contains("ends before it starts"), "{html}");
+    assert!(
+        html.contains("hours_tue") && html.contains("ends before it starts"),
+        "{html}"
+    );
     assert!(html.contains("Samaritans: 116 123"));
     form[4].1 = "09:00-17:00".into();
-    let r = b.post(app.url(&format!("{eng}/agreements"))).form(&form).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&r), format!("{eng}/agreements/1"));
-    let html = b.get(app.url(&format!("{eng}/agreements/1"))).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("Record consent") && html.contains("09:00-12:30, 13:30-17:00"));
     let r = b
-        .post(app.url(&format!("{eng}/agreements/1/consent")))
-        .form(&[("csrf", csrf.as_str()), ("given_by", "Ada Okafor"), ("method", "in_person")])
+        .post(app.url(&format!("{eng}/agreements")))
+        .form(&form)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let r = b.post(app.url(&format!("{eng}/transition"))).form(&[("csrf", csrf.as_str()), ("transition", "activate"), ("note", "First session booked")]).send().await.unwrap();
+    assert_eq!(location(&r), format!("{eng}/agreements/1"));
+    let html = b
+        .get(app.url(&format!("{eng}/agreements/1")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Record consent") && html.contains("09:00-12:30, 13:30-17:00"));
+    let r = b
+        .post(app.url(&format!("{eng}/agreements/1/consent")))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("given_by", "Ada Okafor"),
+            ("method", "in_person"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = b
+        .post(app.url(&format!("{eng}/transition")))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("transition", "activate"),
+            ("note", "First session booked"),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 
     let html = b.get(app.url(&eng)).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("state-active") && html.contains("30 Jun 2027"), "planned end from the agreement");
-    let hist = b.get(app.url(&format!("{eng}/history"))).send().await.unwrap().text().await.unwrap();
-    for words in ["Engagement opened", "New agreement version", "Consent recorded", "from proposed to active", "First session booked"] {
+    assert!(
+        html.contains("state-active") && html.contains("30 Jun 2027"),
+        "planned end from the agreement"
+    );
+    let hist = b
+        .get(app.url(&format!("{eng}/history")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for words in [
+        "Engagement opened",
+        "New agreement version",
+        "Consent recorded",
+        "from proposed to active",
+        "First session booked",
+    ] {
         assert!(hist.contains(words), "history lacks {words}");
     }
     let caseload = b.get(app.url("/caseload")).send().await.unwrap().text().await.unwrap();
@@ -286,34 +432,81 @@ on_every_backend!(nobody_sees_what_is_not_theirs, |app: &TestApp| async move {
     let sam = app.user("sam@clinic.example", Role::Practitioner, None).await;
     let kim = app.user("kim@clinic.example", Role::Practitioner, None).await;
     let lee = app.user("lee@clinic.example", Role::Supervisor, None).await;
-    let v = endwell_core::access::Viewer { id: sam.id, role: sam.role };
-    let c = app.store.create_client(v, endwell_core::model::ClientFields { given_name: "Ada".into(), ..Default::default() }).await.unwrap();
+    let v = endwell_core::access::Viewer {
+        id: sam.id,
+        role: sam.role,
+    };
+    let c = app
+        .store
+        .create_client(
+            v,
+            endwell_core::model::ClientFields {
+                given_name: "Ada".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     let e = app
         .store
-        .create_engagement(v, c.id, endwell_core::model::EngagementFields { title: "Work".into(), ..Default::default() })
+        .create_engagement(
+            v,
+            c.id,
+            endwell_core::model::EngagementFields {
+                title: "Work".into(),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
 
     let kb = app.login("kim@clinic.example").await;
-    for path in [format!("/engagements/{}", e.id), format!("/clients/{}", c.id), format!("/engagements/{}/history", e.id)] {
+    for path in [
+        format!("/engagements/{}", e.id),
+        format!("/clients/{}", c.id),
+        format!("/engagements/{}/history", e.id),
+    ] {
         let r = kb.get(app.url(&path)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
     }
     let csrf = csrf_of(&kb, app.url("/clients")).await;
-    let r = kb.post(app.url(&format!("/engagements/{}/transition", e.id))).form(&[("csrf", csrf.as_str()), ("transition", "withdraw")]).send().await.unwrap();
+    let r = kb
+        .post(app.url(&format!("/engagements/{}/transition", e.id)))
+        .form(&[("csrf", csrf.as_str()), ("transition", "withdraw")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    assert!(!kb.get(app.url("/caseload?state=proposed")).send().await.unwrap().text().await.unwrap().contains("Ada"));
+    assert!(
+        !kb.get(app.url("/caseload?state=proposed"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains("Ada")
+    );
 
     let kt = app.token(&kim).await;
     let api = reqwest::Client::new();
-    for path in [format!("/api/v1/engagements/{}", e.id), format!("/api/v1/clients/{}", c.id), format!("/api/v1/engagements/{}/events", e.id)] {
+    for path in [
+        format!("/api/v1/engagements/{}", e.id),
+        format!("/api/v1/clients/{}", c.id),
+        format!("/api/v1/engagements/{}/events", e.id),
+    ] {
         let r = api.get(app.url(&path)).bearer_auth(&kt).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
         assert_eq!(r.json::<Value>().await.unwrap()["error"], "not_found");
     }
     // A supervisor not named as Sam's supervisor sees nothing either.
     let lt = app.token(&lee).await;
-    let r = api.get(app.url(&format!("/api/v1/engagements/{}", e.id))).bearer_auth(&lt).send().await.unwrap();
+    let r = api
+        .get(app.url(&format!("/api/v1/engagements/{}", e.id)))
+        .bearer_auth(&lt)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 });
 
@@ -327,22 +520,51 @@ on_every_backend!(api_round_trip, |app: &TestApp| async move {
     let r = api.get(app.url("/api/v1/clients")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(r.headers()["www-authenticate"], "Bearer");
-    let r = api.get(app.url("/api/v1/clients")).bearer_auth("not-a-token").send().await.unwrap();
+    let r = api
+        .get(app.url("/api/v1/clients"))
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(get("/api/v1/me").send().await.unwrap().json::<Value>().await.unwrap()["email"], "sam@clinic.example");
+    assert_eq!(
+        get("/api/v1/me").send().await.unwrap().json::<Value>().await.unwrap()["email"],
+        "sam@clinic.example"
+    );
 
     // Invalid input names the field.
-    let r = post("/api/v1/clients", json!({"family_name": "Okafor"})).send().await.unwrap();
+    let r = post("/api/v1/clients", json!({"family_name": "Okafor"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["field"], "given_name", "{body}");
-    let r = post("/api/v1/clients", json!({"given_name": "Ada", "emails": ["nope"]})).send().await.unwrap();
+    let r = post("/api/v1/clients", json!({"given_name": "Ada", "emails": ["nope"]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.json::<Value>().await.unwrap()["field"], "emails");
-    let r = post("/api/v1/clients", json!({"given_name": "Ada", "shoe_size": 7})).send().await.unwrap();
+    let r = post("/api/v1/clients", json!({"given_name": "Ada", "shoe_size": 7}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.json::<Value>().await.unwrap()["message"].as_str().unwrap().contains("shoe_size"));
-    let r = api.post(app.url("/api/v1/clients")).bearer_auth(&t).header("content-type", "application/json").body("{not json").send().await.unwrap();
+    assert!(
+        r.json::<Value>().await.unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .contains("shoe_size")
+    );
+    let r = api
+        .post(app.url("/api/v1/clients"))
+        .bearer_auth(&t)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 
     let r = post("/api/v1/clients", json!({"given_name": "Ada", "family_name": "Okafor", "emails": ["ada@example.org"], "vulnerability_notes": "Lives alone"})).send().await.unwrap();
@@ -357,53 +579,160 @@ on_every_backend!(api_round_trip, |app: &TestApp| async move {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(get(&format!("/api/v1/clients/{cid}")).send().await.unwrap().json::<Value>().await.unwrap()["display_name"], "Ada Okafor-Reid");
-    assert_eq!(get("/api/v1/clients/0195f3a2-7c1e-7000-8000-000000000000").send().await.unwrap().status(), StatusCode::NOT_FOUND);
-    assert_eq!(get("/api/v1/clients/garbage").send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(&format!("/api/v1/clients/{cid}"))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()["display_name"],
+        "Ada Okafor-Reid"
+    );
+    assert_eq!(
+        get("/api/v1/clients/0195f3a2-7c1e-7000-8000-000000000000")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get("/api/v1/clients/garbage").send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
 
-    let r = post("/api/v1/engagements", json!({"client_id": cid, "title": "CBT", "next_review": "31/12/2026"})).send().await.unwrap();
+    let r = post(
+        "/api/v1/engagements",
+        json!({"client_id": cid, "title": "CBT", "next_review": "31/12/2026"}),
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.json::<Value>().await.unwrap()["field"], "next_review");
-    let r = post("/api/v1/engagements", json!({"client_id": cid, "title": "CBT"})).send().await.unwrap();
+    let r = post("/api/v1/engagements", json!({"client_id": cid, "title": "CBT"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     let eng: Value = r.json().await.unwrap();
     let eid = eng["id"].as_str().unwrap().to_string();
     assert_eq!(eng["state"], "proposed");
     assert_eq!(eng["allowed_transitions"], json!(["activate", "withdraw"]));
 
-    let r = post(&format!("/api/v1/engagements/{eid}/agreements"), json!({"terms_toml": "timezone = \"UTC\"\n[office_hours]\nmonday = []\n"})).send().await.unwrap();
+    let r = post(
+        &format!("/api/v1/engagements/{eid}/agreements"),
+        json!({"terms_toml": "timezone = \"UTC\"\n[office_hours]\nmonday = []\n"}),
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.json::<Value>().await.unwrap()["message"].as_str().unwrap().contains("monday"));
-    let r = post(&format!("/api/v1/engagements/{eid}/agreements"), json!({"terms_toml": TERMS, "note": "Initial"})).send().await.unwrap();
+    assert!(
+        r.json::<Value>().await.unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .contains("monday")
+    );
+    let r = post(
+        &format!("/api/v1/engagements/{eid}/agreements"),
+        json!({"terms_toml": TERMS, "note": "Initial"}),
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     let v1: Value = r.json().await.unwrap();
     assert_eq!(v1["version"], 1);
     assert_eq!(v1["terms"]["timezone"], "Europe/London");
     // JSON terms round-trip as a second version.
-    let r = post(&format!("/api/v1/engagements/{eid}/agreements"), json!({"terms": v1["terms"], "note": "Same again"})).send().await.unwrap();
+    let r = post(
+        &format!("/api/v1/engagements/{eid}/agreements"),
+        json!({"terms": v1["terms"], "note": "Same again"}),
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
-    let r = post(&format!("/api/v1/engagements/{eid}/agreements/2/consent"), json!({"given_by": "Ada", "method": "written"})).send().await.unwrap();
+    let r = post(
+        &format!("/api/v1/engagements/{eid}/agreements/2/consent"),
+        json!({"given_by": "Ada", "method": "written"}),
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 
-    let r = post(&format!("/api/v1/engagements/{eid}/transitions"), json!({"transition": "end"})).send().await.unwrap();
+    let r = post(
+        &format!("/api/v1/engagements/{eid}/transitions"),
+        json!({"transition": "end"}),
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_transition");
-    let r = post(&format!("/api/v1/engagements/{eid}/transitions"), json!({"transition": "fly"})).send().await.unwrap();
+    let r = post(
+        &format!("/api/v1/engagements/{eid}/transitions"),
+        json!({"transition": "fly"}),
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let r = post(&format!("/api/v1/engagements/{eid}/transitions"), json!({"transition": "activate", "note": "Go"})).send().await.unwrap();
+    let r = post(
+        &format!("/api/v1/engagements/{eid}/transitions"),
+        json!({"transition": "activate", "note": "Go"}),
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["state"], "active");
 
-    let list: Value = get("/api/v1/engagements?state=active").send().await.unwrap().json().await.unwrap();
+    let list: Value = get("/api/v1/engagements?state=active")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["items"][0]["engagement"]["id"], eid);
     assert_eq!(list["counts"]["active"], 1);
     let bad = get("/api/v1/engagements?state=paused").send().await.unwrap();
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let agreements: Value = get(&format!("/api/v1/engagements/{eid}/agreements")).send().await.unwrap().json().await.unwrap();
+    let agreements: Value = get(&format!("/api/v1/engagements/{eid}/agreements"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(agreements.as_array().unwrap().len(), 2);
-    let events: Value = get(&format!("/api/v1/engagements/{eid}/events")).send().await.unwrap().json().await.unwrap();
-    let kinds: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["engagement.transitioned", "agreement.consented", "agreement.versioned", "agreement.versioned", "engagement.created"]);
+    let events: Value = get(&format!("/api/v1/engagements/{eid}/events"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "engagement.transitioned",
+            "agreement.consented",
+            "agreement.versioned",
+            "agreement.versioned",
+            "engagement.created"
+        ]
+    );
     let r = api
         .put(app.url(&format!("/api/v1/engagements/{eid}")))
         .bearer_auth(&t)
@@ -417,9 +746,19 @@ on_every_backend!(api_round_trip, |app: &TestApp| async move {
 #[tokio::test]
 async fn openapi_document_describes_the_api_and_is_committed() {
     let app = TestApp::spawn("sqlite").await;
-    let doc: Value = reqwest::get(app.url("/api/v1/openapi.json")).await.unwrap().json().await.unwrap();
+    let doc: Value = reqwest::get(app.url("/api/v1/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for p in ["/api/v1/clients", "/api/v1/engagements/{id}/agreements", "/api/v1/engagements/{id}/events", "/api/v1/engagements/{id}/transitions"] {
+    for p in [
+        "/api/v1/clients",
+        "/api/v1/engagements/{id}/agreements",
+        "/api/v1/engagements/{id}/events",
+        "/api/v1/engagements/{id}/transitions",
+    ] {
         assert!(doc["paths"].get(p).is_some(), "missing {p}");
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
@@ -431,6 +770,9 @@ async fn openapi_document_describes_the_api_and_is_committed() {
         std::fs::write(path, &text).unwrap();
     }
     let committed = std::fs::read_to_string(path).unwrap_or_default();
-    assert!(committed == text, "docs/openapi.json is out of date: run UPDATE_OPENAPI=1 cargo test -p endwell-web --test http");
+    assert!(
+        committed == text,
+        "docs/openapi.json is out of date: run UPDATE_OPENAPI=1 cargo test -p endwell-web --test http"
+    );
     app.finish().await;
 }

@@ -77,7 +77,10 @@ pub fn data(engagements: usize, events: usize, password_hash: &str) -> anyhow::R
     Ok(Export {
         format: EXPORT_FORMAT.into(),
         version: 1,
-        users: vec![ExportedUser { user, password_hash: Some(password_hash.into()) }],
+        users: vec![ExportedUser {
+            user,
+            password_hash: Some(password_hash.into()),
+        }],
         clients,
         engagements: list,
         agreements: Vec::new(),

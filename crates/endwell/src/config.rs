@@ -31,7 +31,9 @@ impl FileConfig {
             None => (PathBuf::from("endwell.toml"), false),
         };
         match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text).with_context(|| format!("the config file {} is not valid", path.display())),
+            Ok(text) => {
+                toml::from_str(&text).with_context(|| format!("the config file {} is not valid", path.display()))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(FileConfig::default()),
             Err(e) => Err(e).with_context(|| format!("cannot read the config file {}", path.display())),
         }
@@ -41,10 +43,10 @@ impl FileConfig {
 /// Where the data key comes from: `ENDWELL_DATA_KEY`, else the key file
 /// (configured, or beside a SQLite database, or `endwell.key`).
 pub fn data_key(database: &str, configured: Option<&Path>) -> anyhow::Result<endwell_store::DataKey> {
-    if let Ok(k) = std::env::var("ENDWELL_DATA_KEY") {
-        if !k.trim().is_empty() {
-            return Ok(endwell_store::DataKey::from_base64(&k).context("ENDWELL_DATA_KEY")?);
-        }
+    if let Ok(k) = std::env::var("ENDWELL_DATA_KEY")
+        && !k.trim().is_empty()
+    {
+        return endwell_store::DataKey::from_base64(&k).context("ENDWELL_DATA_KEY");
     }
     let path = match configured {
         Some(p) => p.to_path_buf(),
@@ -82,7 +84,13 @@ mod tests {
 
     #[test]
     fn key_file_sits_beside_sqlite() {
-        assert_eq!(default_key_file("data/endwell.db").unwrap(), PathBuf::from("data/endwell.db.key"));
-        assert_eq!(default_key_file("postgres://h/db").unwrap(), PathBuf::from("endwell.key"));
+        assert_eq!(
+            default_key_file("data/endwell.db").unwrap(),
+            PathBuf::from("data/endwell.db.key")
+        );
+        assert_eq!(
+            default_key_file("postgres://h/db").unwrap(),
+            PathBuf::from("endwell.key")
+        );
     }
 }

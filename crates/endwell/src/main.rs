@@ -1,7 +1,7 @@
 //! `endwell`: the command line, configuration and wiring of the web app.
 
-mod config;
 mod bench_seed;
+mod config;
 mod demo;
 
 use std::io::{IsTerminal, Read, Write};
@@ -202,17 +202,25 @@ struct Settings {
 
 impl Settings {
     fn new(global: &Global, file: config::FileConfig) -> Settings {
-        let database = global.database.clone().or_else(|| file.database.clone()).unwrap_or_else(|| "endwell.db".into());
+        let database = global
+            .database
+            .clone()
+            .or_else(|| file.database.clone())
+            .unwrap_or_else(|| "endwell.db".into());
         Settings { database, file }
     }
 
     async fn store(&self) -> anyhow::Result<Store> {
         let key = config::data_key(&self.database, self.file.data_key_file.as_deref())?;
-        Store::open(&self.database, key).await.with_context(|| format!("cannot open the database {}", redact(&self.database)))
+        Store::open(&self.database, key)
+            .await
+            .with_context(|| format!("cannot open the database {}", redact(&self.database)))
     }
 
     fn web(&self) -> WebConfig {
-        let secure = std::env::var("ENDWELL_SECURE_COOKIES").ok().map(|v| v == "true" || v == "1");
+        let secure = std::env::var("ENDWELL_SECURE_COOKIES")
+            .ok()
+            .map(|v| v == "true" || v == "1");
         WebConfig {
             secure_cookies: secure.or(self.file.secure_cookies).unwrap_or(false),
             session_hours: self.file.session_hours.unwrap_or(12).clamp(1, 24 * 30),
@@ -238,7 +246,9 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
     let settings = Settings::new(&cli.global, file);
     match cli.command {
         Command::Serve { listen } => {
-            let listen = listen.or_else(|| settings.file.listen.clone()).unwrap_or_else(|| "127.0.0.1:8080".into());
+            let listen = listen
+                .or_else(|| settings.file.listen.clone())
+                .unwrap_or_else(|| "127.0.0.1:8080".into());
             let store = settings.store().await?;
             serve(store, settings.web(), &listen, None).await
         }
@@ -252,14 +262,26 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
         Command::User(cmd) => user_command(&settings, cmd).await,
         Command::Token(TokenCommand::Create { email, label, json }) => {
             let store = settings.store().await?;
-            let (user, _) = store.user_for_login(&email).await?.ok_or(StoreError::NotFound).with_context(|| format!("no account for {email}"))?;
+            let (user, _) = store
+                .user_for_login(&email)
+                .await?
+                .ok_or(StoreError::NotFound)
+                .with_context(|| format!("no account for {email}"))?;
             let token = endwell_web::auth::new_token();
-            store.create_api_token(user.id, &endwell_web::auth::token_hash(&token), &label).await?;
+            store
+                .create_api_token(user.id, &endwell_web::auth::token_hash(&token), &label)
+                .await?;
             if json {
-                println!("{}", serde_json::json!({"token": token, "user": user.email, "label": label}));
+                println!(
+                    "{}",
+                    serde_json::json!({"token": token, "user": user.email, "label": label})
+                );
             } else {
                 println!("{token}");
-                eprintln!("API token for {} ({label}). It is shown only this once; send it as `Authorization: Bearer <token>`.", user.email);
+                eprintln!(
+                    "API token for {} ({label}). It is shown only this once; send it as `Authorization: Bearer <token>`.",
+                    user.email
+                );
             }
             Ok(())
         }
@@ -273,7 +295,12 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
                     std::fs::write(&path, text + "\n").with_context(|| format!("cannot write {}", path.display()))?;
                     eprintln!(
                         "Exported {} users, {} clients, {} engagements, {} agreement versions and {} events to {}. It holds client data unencrypted: keep it safe.",
-                        data.users.len(), data.clients.len(), data.engagements.len(), data.agreements.len(), data.events.len(), path.display()
+                        data.users.len(),
+                        data.clients.len(),
+                        data.engagements.len(),
+                        data.agreements.len(),
+                        data.events.len(),
+                        path.display()
                     );
                 }
                 None => {
@@ -314,7 +341,10 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
             let store = settings.store().await?;
             let data = bench_seed::data(engagements, events, &endwell_web::auth::hash_password("endwell-bench")?)?;
             store.import(&data).await?;
-            eprintln!("Seeded {engagements} engagements and {} events; log in as bench@clinic.example / endwell-bench", data.events.len());
+            eprintln!(
+                "Seeded {engagements} engagements and {} events; log in as bench@clinic.example / endwell-bench",
+                data.events.len()
+            );
             Ok(())
         }
     }
@@ -346,17 +376,43 @@ fn password_input() -> anyhow::Result<(String, bool)> {
 async fn user_command(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
     let store = settings.store().await?;
     match cmd {
-        UserCommand::Add { email, name, role, profession, timezone, supervisor, json } => {
+        UserCommand::Add {
+            email,
+            name,
+            role,
+            profession,
+            timezone,
+            supervisor,
+            json,
+        } => {
             let role: Role = role.parse()?;
             let supervisor_id = match supervisor {
-                Some(s) => Some(store.user_for_login(&s).await?.ok_or(StoreError::NotFound).with_context(|| format!("no account for the supervisor {s}"))?.0.id),
+                Some(s) => Some(
+                    store
+                        .user_for_login(&s)
+                        .await?
+                        .ok_or(StoreError::NotFound)
+                        .with_context(|| format!("no account for the supervisor {s}"))?
+                        .0
+                        .id,
+                ),
                 None => None,
             };
             let (password, generated) = password_input()?;
             endwell_web::auth::check_new_password(&password)?;
             let hash = endwell_web::auth::hash_password(&password)?;
             let user = store
-                .create_user(NewUser { email, display_name: name, role, profession, timezone, supervisor_id }, Some(hash))
+                .create_user(
+                    NewUser {
+                        email,
+                        display_name: name,
+                        role,
+                        profession,
+                        timezone,
+                        supervisor_id,
+                    },
+                    Some(hash),
+                )
                 .await?;
             if json {
                 let mut v = serde_json::json!({"id": user.id, "email": user.email, "role": user.role});
@@ -367,7 +423,10 @@ async fn user_command(settings: &Settings, cmd: UserCommand) -> anyhow::Result<(
             } else {
                 println!("Created {} ({}) as {}.", user.display_name, user.email, user.role);
                 if generated {
-                    println!("Password: {password}\n(shown only now; change it with `endwell user password --email {}`)", user.email);
+                    println!(
+                        "Password: {password}\n(shown only now; change it with `endwell user password --email {}`)",
+                        user.email
+                    );
                 }
             }
         }
@@ -377,15 +436,27 @@ async fn user_command(settings: &Settings, cmd: UserCommand) -> anyhow::Result<(
                 println!("{}", serde_json::to_string_pretty(&users)?);
             } else {
                 for u in users {
-                    println!("{:<32} {:<13} {:<24} {}", u.email, u.role.as_str(), u.timezone, u.display_name);
+                    println!(
+                        "{:<32} {:<13} {:<24} {}",
+                        u.email,
+                        u.role.as_str(),
+                        u.timezone,
+                        u.display_name
+                    );
                 }
             }
         }
         UserCommand::Password { email } => {
-            let (user, _) = store.user_for_login(&email).await?.ok_or(StoreError::NotFound).with_context(|| format!("no account for {email}"))?;
+            let (user, _) = store
+                .user_for_login(&email)
+                .await?
+                .ok_or(StoreError::NotFound)
+                .with_context(|| format!("no account for {email}"))?;
             let (password, generated) = password_input()?;
             endwell_web::auth::check_new_password(&password)?;
-            store.set_password(user.id, &endwell_web::auth::hash_password(&password)?).await?;
+            store
+                .set_password(user.id, &endwell_web::auth::hash_password(&password)?)
+                .await?;
             println!("Password changed for {}; their sessions have ended.", user.email);
             if generated {
                 println!("Password: {password}");
@@ -398,10 +469,17 @@ async fn user_command(settings: &Settings, cmd: UserCommand) -> anyhow::Result<(
 
 /// Bind and serve until Ctrl-C or SIGTERM. `ready` is told the bound address.
 async fn serve(store: Store, web: WebConfig, listen: &str, banner: Option<String>) -> anyhow::Result<()> {
-    let addr: SocketAddr = listen.parse().with_context(|| format!("--listen {listen:?} is not an address like 127.0.0.1:8080"))?;
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (is another program using it?)"))?;
+    let addr: SocketAddr = listen
+        .parse()
+        .with_context(|| format!("--listen {listen:?} is not an address like 127.0.0.1:8080"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (is another program using it?)"))?;
     let bound = listener.local_addr()?;
-    let state = AppState { store: store.clone(), config: Arc::new(web) };
+    let state = AppState {
+        store: store.clone(),
+        config: Arc::new(web),
+    };
     tracing::info!(%bound, backend = ?store.backend(), "Endwell is listening");
     if let Some(b) = banner {
         println!("{b}");
@@ -439,7 +517,12 @@ async fn demo(explicit_db: Option<&str>, settings: Settings, listen: &str) -> an
         Some(d) => d.to_string(),
         None => {
             let db = "endwell-demo.db";
-            for f in [db.to_string(), format!("{db}-wal"), format!("{db}-shm"), format!("{db}.key")] {
+            for f in [
+                db.to_string(),
+                format!("{db}-wal"),
+                format!("{db}-shm"),
+                format!("{db}.key"),
+            ] {
                 match std::fs::remove_file(&f) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -456,7 +539,9 @@ async fn demo(explicit_db: Option<&str>, settings: Settings, listen: &str) -> an
     let main = logins.first().context("the demo has no users")?;
     let (user, _) = store.user_for_login(&main.email).await?.ok_or(StoreError::NotFound)?;
     let token = endwell_web::auth::new_token();
-    store.create_api_token(user.id, &endwell_web::auth::token_hash(&token), "demo").await?;
+    store
+        .create_api_token(user.id, &endwell_web::auth::token_hash(&token), "demo")
+        .await?;
     let mut banner = format!(
         "\nEndwell demo with sample data in {}.\n\n  Log in as   {}\n  Password   {DEMO_PASSWORD}\n\n  Other logins (same password):\n",
         settings.database, main.email
