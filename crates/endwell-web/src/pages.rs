@@ -1215,7 +1215,7 @@ async fn new_agreement(State(state): State<AppState>, user: CurrentUser, Path(id
     let (terms, heading) = match &latest {
         Some(a) => (
             a.terms.clone(),
-            format!("New version of the terms (now version {})", a.version),
+            format!("New version of the terms (the current one is version {})", a.version),
         ),
         None => {
             let zone = user
