@@ -190,6 +190,24 @@ pub struct Engagement {
     pub updated_at: Timestamp,
 }
 
+impl Engagement {
+    /// A review is due when its date has come and the work is not over.
+    pub fn review_due(&self, today: Date) -> bool {
+        !self.state.is_closed() && self.next_review.is_some_and(|d| d <= today)
+    }
+}
+
+/// An optional date as a form or the API sends it: empty means none.
+pub fn parse_optional_date(field: &str, value: &str) -> Result<Option<Date>, DomainError> {
+    match value.trim() {
+        "" => Ok(None),
+        t => t
+            .parse()
+            .map(Some)
+            .map_err(|_| DomainError::invalid(field, format!("{t:?} is not a date like 2027-06-30"))),
+    }
+}
+
 /// The editable fields of an engagement.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -204,6 +222,16 @@ pub struct EngagementFields {
 }
 
 impl EngagementFields {
+    /// From text as typed: dates in ISO form (`2027-06-30`) or empty.
+    pub fn from_text(title: &str, started_on: &str, planned_end: &str, next_review: &str) -> Result<Self, DomainError> {
+        Ok(EngagementFields {
+            title: title.to_string(),
+            started_on: parse_optional_date("started_on", started_on)?,
+            planned_end: parse_optional_date("planned_end", planned_end)?,
+            next_review: parse_optional_date("next_review", next_review)?,
+        })
+    }
+
     pub fn validate(self) -> Result<EngagementFields, DomainError> {
         if let (Some(s), Some(e)) = (self.started_on, self.planned_end)
             && e < s
@@ -387,6 +415,34 @@ mod tests {
         .validate()
         .unwrap_err();
         assert!(err.to_string().starts_with("planned_end"));
+    }
+
+    #[test]
+    fn dates_and_reviews() {
+        assert_eq!(parse_optional_date("d", " ").unwrap(), None);
+        let err = parse_optional_date("next_review", "31/12/2026").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "next_review: \"31/12/2026\" is not a date like 2027-06-30"
+        );
+        let f = EngagementFields::from_text("Work", "2026-01-05", "", "2026-02-01").unwrap();
+        let today = jiff::civil::date(2026, 2, 1);
+        let mut e = Engagement {
+            id: EngagementId::new(),
+            client_id: ClientId::new(),
+            practitioner_id: UserId::new(),
+            state: EngagementState::Active,
+            title: f.title,
+            started_on: f.started_on,
+            planned_end: f.planned_end,
+            next_review: f.next_review,
+            created_at: Timestamp::UNIX_EPOCH,
+            updated_at: Timestamp::UNIX_EPOCH,
+        };
+        assert!(e.review_due(today));
+        assert!(!e.review_due(jiff::civil::date(2026, 1, 31)));
+        e.state = EngagementState::Ended;
+        assert!(!e.review_due(today));
     }
 
     #[test]

@@ -181,13 +181,7 @@ impl TermsForm {
         } else {
             (Some(OncePer::ClosedPeriod), None)
         };
-        let ends_on = match self.ends_on.trim() {
-            "" => None,
-            t => Some(
-                t.parse()
-                    .map_err(|_| DomainError::invalid("ends_on", format!("{t:?} is not a date like 2027-06-30")))?,
-            ),
-        };
+        let ends_on = crate::model::parse_optional_date("ends_on", &self.ends_on)?;
         Ok(Terms {
             timezone,
             response_time_hours,

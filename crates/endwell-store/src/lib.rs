@@ -683,6 +683,9 @@ impl Store {
             return Err(DomainError::invalid("note", "is longer than 2000 characters").into());
         }
         let e = self.engagement_for_change(viewer, id).await?;
+        // The start date is the practitioner's local date, not UTC's.
+        let tz =
+            jiff::tz::TimeZone::get(&self.user(e.practitioner_id).await?.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
         let (_g, mut tx) = self.begin_write().await?;
         let consented =
             sqlx::query("SELECT consent_at FROM agreements WHERE engagement_id = $1 ORDER BY version DESC LIMIT 1")
@@ -702,7 +705,7 @@ impl Store {
         )?;
         let at = now();
         let started_on = match (t, e.started_on) {
-            (Transition::Activate, None) => Some(at.to_zoned(jiff::tz::TimeZone::UTC).date()),
+            (Transition::Activate, None) => Some(at.to_zoned(tz).date()),
             (_, s) => s,
         };
         // Compare-and-set on the state: a concurrent step on PostgreSQL loses cleanly.

@@ -16,7 +16,6 @@ use endwell_core::event::Event;
 use endwell_core::model::{Agreement, Client, ClientFields, ConsentMethod, Engagement, EngagementFields, User};
 use endwell_core::{ClientId, DomainError, EngagementId, EngagementState, Terms, Transition};
 use endwell_store::CaseloadQuery;
-use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -50,16 +49,6 @@ type ApiResult<T> = Result<T, ApiError>;
 
 fn id<T: std::str::FromStr>(s: &str) -> Result<T, ApiError> {
     s.parse().map_err(|_| ApiError(crate::error::AppError::NotFound))
-}
-
-fn date(field: &str, s: &Option<String>) -> Result<Option<Date>, ApiError> {
-    match s.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(t) => t
-            .parse()
-            .map(Some)
-            .map_err(|_| DomainError::invalid(field, format!("{t:?} is not a date like 2027-06-30")).into()),
-    }
 }
 
 // ------------------------------------------------------------------- types
@@ -227,12 +216,13 @@ pub struct EngagementUpdate {
 
 impl EngagementUpdate {
     fn fields(&self) -> Result<EngagementFields, ApiError> {
-        Ok(EngagementFields {
-            title: self.title.clone(),
-            started_on: date("started_on", &self.started_on)?,
-            planned_end: date("planned_end", &self.planned_end)?,
-            next_review: date("next_review", &self.next_review)?,
-        })
+        let text = |d: &Option<String>| d.clone().unwrap_or_default();
+        Ok(EngagementFields::from_text(
+            &self.title,
+            &text(&self.started_on),
+            &text(&self.planned_end),
+            &text(&self.next_review),
+        )?)
     }
 }
 

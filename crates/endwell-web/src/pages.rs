@@ -441,7 +441,7 @@ async fn caseload(State(state): State<AppState>, user: CurrentUser, Query(p): Qu
                 started: fmt_date(e.started_on),
                 planned_end: fmt_date(e.planned_end),
                 next_review: fmt_date(e.next_review),
-                review_due: !e.state.is_closed() && e.next_review.is_some_and(|d| d <= today),
+                review_due: e.review_due(today),
                 owner: names
                     .iter()
                     .find(|u| u.id == e.practitioner_id)
@@ -724,21 +724,12 @@ struct EngagementForm {
 
 impl EngagementForm {
     fn fields(&self) -> Result<EngagementFields, AppError> {
-        let date = |field: &str, s: &str| -> Result<Option<Date>, AppError> {
-            match s.trim() {
-                "" => Ok(None),
-                t => t
-                    .parse()
-                    .map(Some)
-                    .map_err(|_| DomainError::invalid(field, format!("{t:?} is not a date like 2027-06-30")).into()),
-            }
-        };
-        Ok(EngagementFields {
-            title: self.title.clone(),
-            started_on: date("started_on", &self.started_on)?,
-            planned_end: date("planned_end", &self.planned_end)?,
-            next_review: date("next_review", &self.next_review)?,
-        })
+        Ok(EngagementFields::from_text(
+            &self.title,
+            &self.started_on,
+            &self.planned_end,
+            &self.next_review,
+        )?)
     }
 }
 
@@ -755,22 +746,54 @@ struct EngagementFormPage {
     field: String,
 }
 
+/// The engagement form, new (`existing` is None) or edit, with an error if any.
+fn engagement_form(
+    user: &CurrentUser,
+    client: &endwell_core::model::Client,
+    existing: Option<&endwell_core::model::Engagement>,
+    form: EngagementForm,
+    error: Option<&AppError>,
+) -> Response {
+    let (heading, action, cancel, section) = match existing {
+        None => (
+            format!("Open an engagement with {}", client.display_name()),
+            format!("/clients/{}/engagements", client.id),
+            format!("/clients/{}", client.id),
+            "clients",
+        ),
+        Some(e) => (
+            format!("Edit “{}”", e.title),
+            format!("/engagements/{}", e.id),
+            format!("/engagements/{}", e.id),
+            "caseload",
+        ),
+    };
+    let mut layout = Layout::new(heading.clone(), section, Some(user));
+    layout.error = error.map(message_of);
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    render(
+        status,
+        &EngagementFormPage {
+            layout,
+            heading,
+            action,
+            cancel,
+            client_id: client.id.to_string(),
+            client_name: client.display_name(),
+            form,
+            field: error.map(field_of).unwrap_or_default(),
+        },
+    )
+}
+
 async fn new_engagement(State(state): State<AppState>, user: CurrentUser, Path(id): Path<String>) -> PageResult {
     let id: ClientId = parse_id(&id).or_page(&user)?;
     let c = state.store.client(user.viewer(), id).await.or_page(&user)?;
-    Ok(render(
-        StatusCode::OK,
-        &EngagementFormPage {
-            layout: Layout::new("Open an engagement", "clients", Some(&user)),
-            heading: format!("Open an engagement with {}", c.display_name()),
-            action: format!("/clients/{id}/engagements"),
-            cancel: format!("/clients/{id}"),
-            client_id: id.to_string(),
-            client_name: c.display_name(),
-            form: EngagementForm::default(),
-            field: String::new(),
-        },
-    ))
+    Ok(engagement_form(&user, &c, None, EngagementForm::default(), None))
 }
 
 async fn create_engagement(
@@ -793,21 +816,7 @@ async fn create_engagement(
         Ok(e) => Ok(Redirect::to(&format!("/engagements/{}", e.id)).into_response()),
         Err(e) if is_validation(&e) => {
             let c = state.store.client(user.viewer(), id).await.or_page(&user)?;
-            let mut layout = Layout::new("Open an engagement", "clients", Some(&user));
-            layout.error = Some(message_of(&e));
-            Ok(render(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &EngagementFormPage {
-                    layout,
-                    heading: format!("Open an engagement with {}", c.display_name()),
-                    action: format!("/clients/{id}/engagements"),
-                    cancel: format!("/clients/{id}"),
-                    client_id: id.to_string(),
-                    client_name: c.display_name(),
-                    form,
-                    field: field_of(&e),
-                },
-            ))
+            Ok(engagement_form(&user, &c, None, form, Some(&e)))
         }
         Err(e) => Err(PageError::new(Some(user), e)),
     }
@@ -818,24 +827,13 @@ async fn edit_engagement(State(state): State<AppState>, user: CurrentUser, Path(
     let e = state.store.engagement(user.viewer(), id).await.or_page(&user)?;
     let c = state.store.client(user.viewer(), e.client_id).await.or_page(&user)?;
     let d = |d: Option<Date>| d.map(|d| d.to_string()).unwrap_or_default();
-    Ok(render(
-        StatusCode::OK,
-        &EngagementFormPage {
-            layout: Layout::new("Edit engagement", "caseload", Some(&user)),
-            heading: format!("Edit “{}”", e.title),
-            action: format!("/engagements/{id}"),
-            cancel: format!("/engagements/{id}"),
-            client_id: c.id.to_string(),
-            client_name: c.display_name(),
-            form: EngagementForm {
-                title: e.title.clone(),
-                started_on: d(e.started_on),
-                planned_end: d(e.planned_end),
-                next_review: d(e.next_review),
-            },
-            field: String::new(),
-        },
-    ))
+    let form = EngagementForm {
+        title: e.title.clone(),
+        started_on: d(e.started_on),
+        planned_end: d(e.planned_end),
+        next_review: d(e.next_review),
+    };
+    Ok(engagement_form(&user, &c, Some(&e), form, None))
 }
 
 async fn update_engagement(
@@ -859,21 +857,7 @@ async fn update_engagement(
         Err(e) if is_validation(&e) => {
             let eng = state.store.engagement(user.viewer(), id).await.or_page(&user)?;
             let c = state.store.client(user.viewer(), eng.client_id).await.or_page(&user)?;
-            let mut layout = Layout::new("Edit engagement", "caseload", Some(&user));
-            layout.error = Some(message_of(&e));
-            Ok(render(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &EngagementFormPage {
-                    layout,
-                    heading: format!("Edit “{}”", eng.title),
-                    action: format!("/engagements/{id}"),
-                    cancel: format!("/engagements/{id}"),
-                    client_id: c.id.to_string(),
-                    client_name: c.display_name(),
-                    form,
-                    field: field_of(&e),
-                },
-            ))
+            Ok(engagement_form(&user, &c, Some(&eng), form, Some(&e)))
         }
         Err(e) => Err(PageError::new(Some(user), e)),
     }
