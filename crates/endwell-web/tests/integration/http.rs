@@ -1,153 +1,12 @@
-//! HTTP integration tests: the real router on a random port, a fresh
-//! database per test, on SQLite and (when ENDWELL_TEST_POSTGRES is set)
-//! PostgreSQL; a real HTTP client with a cookie jar.
+//! HTTP integration tests: pages and API through a real HTTP client with a
+//! cookie jar, on SQLite and (when ENDWELL_TEST_POSTGRES is set) PostgreSQL.
 
-use std::sync::Arc;
-
-use endwell_core::model::{NewUser, Role};
-use endwell_store::Store;
-use endwell_store::testing::{TestDb, backends};
-use endwell_web::{AppState, WebConfig};
+use endwell_core::model::Role;
 use reqwest::StatusCode;
-use reqwest::redirect::Policy;
 use serde_json::{Value, json};
 
-const TERMS: &str = include_str!("../../endwell-core/tests/design-terms.toml");
-
-struct TestApp {
-    base: String,
-    store: Store,
-    db: Option<TestDb>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl TestApp {
-    async fn spawn(backend: &str) -> TestApp {
-        let db = TestDb::new(backend).await;
-        let store = db.store().await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState {
-            store: store.clone(),
-            config: Arc::new(WebConfig::default()),
-        };
-        tokio::spawn(endwell_web::serve(listener, state, async {
-            let _ = rx.await;
-        }));
-        TestApp {
-            base,
-            store,
-            db: Some(db),
-            stop: Some(tx),
-        }
-    }
-
-    async fn finish(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        self.store.close().await;
-        if let Some(db) = self.db.take() {
-            db.cleanup().await;
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    async fn user(
-        &self,
-        email: &str,
-        role: Role,
-        supervisor: Option<endwell_core::UserId>,
-    ) -> endwell_core::model::User {
-        let hash = endwell_web::auth::hash_password("a long enough password").unwrap();
-        self.store
-            .create_user(
-                NewUser {
-                    email: email.into(),
-                    display_name: email.split('@').next().unwrap().into(),
-                    role,
-                    profession: "Counsellor".into(),
-                    timezone: "Europe/London".into(),
-                    supervisor_id: supervisor,
-                },
-                Some(hash),
-            )
-            .await
-            .unwrap()
-    }
-
-    fn browser() -> reqwest::Client {
-        reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(Policy::none())
-            .build()
-            .unwrap()
-    }
-
-    /// A browser logged in as `email`.
-    async fn login(&self, email: &str) -> reqwest::Client {
-        let b = Self::browser();
-        let page = b.get(self.url("/login")).send().await.unwrap().text().await.unwrap();
-        let csrf = hidden(&page, "csrf");
-        let r = b
-            .post(self.url("/login"))
-            .form(&[
-                ("csrf", csrf.as_str()),
-                ("next", "/caseload"),
-                ("email", email),
-                ("password", "a long enough password"),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "login as {email}");
-        assert_eq!(r.headers()["location"], "/caseload");
-        b
-    }
-
-    async fn token(&self, user: &endwell_core::model::User) -> String {
-        let t = endwell_web::auth::new_token();
-        self.store
-            .create_api_token(user.id, &endwell_web::auth::token_hash(&t), "test")
-            .await
-            .unwrap();
-        t
-    }
-}
-
-/// The value of a hidden input in a page.
-fn hidden(page: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let i = page.find(&marker).unwrap_or_else(|| panic!("no {name} in page")) + marker.len();
-    page[i..].split('"').next().unwrap().to_string()
-}
-
-async fn csrf_of(b: &reqwest::Client, url: String) -> String {
-    hidden(&b.get(url).send().await.unwrap().text().await.unwrap(), "csrf")
-}
-
-fn location(r: &reqwest::Response) -> String {
-    r.headers()["location"].to_str().unwrap().to_string()
-}
-
-macro_rules! on_every_backend {
-    ($name:ident, |$app:ident : &TestApp| async move $body:block) => {
-        #[tokio::test]
-        async fn $name() {
-            async fn inner($app: &TestApp) $body
-            for backend in backends() {
-                eprintln!("{} on {backend}", stringify!($name));
-                let app = TestApp::spawn(backend).await;
-                inner(&app).await;
-                app.finish().await;
-            }
-        }
-    };
-}
+use crate::app::{TERMS, TestApp, csrf_of, hidden, location};
+use crate::on_every_backend;
 
 on_every_backend!(login_logout_and_redirects, |app: &TestApp| async move {
     app.user("sam@clinic.example", Role::Practitioner, None).await;
@@ -772,7 +631,7 @@ async fn openapi_document_describes_the_api_and_is_committed() {
     let committed = std::fs::read_to_string(path).unwrap_or_default();
     assert!(
         committed == text,
-        "docs/openapi.json is out of date: run UPDATE_OPENAPI=1 cargo test -p endwell-web --test http"
+        "docs/openapi.json is out of date: run UPDATE_OPENAPI=1 cargo test -p endwell-web --test integration"
     );
     app.finish().await;
 }

@@ -1,0 +1,5 @@
+//! One integration-test binary for the web crate (links once).
+
+mod app;
+mod browser;
+mod http;
