@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod pages;
+pub mod throttle;
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use axum::routing::get;
 use endwell_store::Store;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 /// Settings the web layer needs.
@@ -41,6 +43,17 @@ impl Default for WebConfig {
 pub struct AppState {
     pub store: Store,
     pub config: Arc<WebConfig>,
+    pub login_throttle: Arc<throttle::LoginThrottle>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: WebConfig) -> AppState {
+        AppState {
+            store,
+            config: Arc::new(config),
+            login_throttle: Arc::default(),
+        }
+    }
 }
 
 /// The whole application as a router.
@@ -59,6 +72,11 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::routes())
         .route("/healthz", get(healthz))
         .layer(RequestBodyLimitLayer::new(1024 * 1024))
+        // A request that takes this long is stuck; answer rather than hang.
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            std::time::Duration::from_secs(30),
+        ))
         .layer(TraceLayer::new_for_http());
     for (name, value) in security_headers {
         app = app.layer(SetResponseHeaderLayer::if_not_present(

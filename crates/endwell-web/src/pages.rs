@@ -300,6 +300,20 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
             StatusCode::FORBIDDEN,
         );
     }
+    if let Some(wait) = state.login_throttle.blocked(&f.email, std::time::Instant::now()) {
+        let minutes = wait.as_secs().div_ceil(60);
+        tracing::warn!("login refused: too many failed attempts for one account");
+        return login_form(
+            &state,
+            &f.next,
+            &f.email,
+            Some(format!(
+                "Too many failed attempts for this account. Please wait {minutes} minute{} and try again, or ask your administrator to set a new password.",
+                if minutes == 1 { "" } else { "s" }
+            )),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+    }
     let found = match state.store.user_for_login(&f.email).await {
         Ok(found) => found,
         Err(e) => return error_page(None, e.into()),
@@ -311,6 +325,7 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
         .unwrap_or(false);
     let Some((user, _)) = found.filter(|_| ok) else {
         tracing::info!("failed login");
+        state.login_throttle.failed(&f.email, std::time::Instant::now());
         return login_form(
             &state,
             &f.next,
@@ -319,6 +334,7 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
             StatusCode::UNAUTHORIZED,
         );
     };
+    state.login_throttle.succeeded(&f.email);
     let token = auth::new_token();
     let csrf = auth::new_token();
     let hours = state.config.session_hours;

@@ -8,7 +8,6 @@ use std::io::{IsTerminal, Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -146,6 +145,7 @@ fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     init_logging(&file);
+    warn_unknown_env();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => return fail(&e.into()),
@@ -166,6 +166,31 @@ fn init_logging(file: &config::FileConfig) {
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// The environment variables Endwell reads.
+const KNOWN_ENV: &[&str] = &[
+    "ENDWELL_DATABASE",
+    "ENDWELL_CONFIG",
+    "ENDWELL_LISTEN",
+    "ENDWELL_DATA_KEY",
+    "ENDWELL_SECURE_COOKIES",
+    "ENDWELL_LOG",
+    "ENDWELL_PASSWORD",
+    "ENDWELL_TEST_POSTGRES",
+];
+
+/// A misspelt variable would otherwise be ignored in silence.
+fn warn_unknown_env() {
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with("ENDWELL_") && !KNOWN_ENV.contains(&name) {
+            tracing::warn!(
+                "unknown environment variable {name} is ignored; known: {}",
+                KNOWN_ENV.join(", ")
+            );
+        }
+    }
 }
 
 /// One mapping from errors to exit codes: 2 invalid input, 3 not found,
@@ -476,10 +501,7 @@ async fn serve(store: Store, web: WebConfig, listen: &str, banner: Option<String
         .await
         .with_context(|| format!("cannot listen on {addr} (is another program using it?)"))?;
     let bound = listener.local_addr()?;
-    let state = AppState {
-        store: store.clone(),
-        config: Arc::new(web),
-    };
+    let state = AppState::new(store.clone(), web);
     tracing::info!(%bound, backend = ?store.backend(), "Endwell is listening");
     if let Some(b) = banner {
         println!("{b}");

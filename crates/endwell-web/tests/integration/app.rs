@@ -1,8 +1,6 @@
 //! The app under test: the real router on a random port with a fresh
 //! database, and helpers to drive it as a browser or an API client would.
 
-use std::sync::Arc;
-
 use endwell_core::model::{NewUser, Role};
 use endwell_store::Store;
 use endwell_store::testing::TestDb;
@@ -26,10 +24,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState {
-            store: store.clone(),
-            config: Arc::new(WebConfig::default()),
-        };
+        let state = AppState::new(store.clone(), WebConfig::default());
         tokio::spawn(endwell_web::serve(listener, state, async {
             let _ = rx.await;
         }));

@@ -635,3 +635,108 @@ async fn openapi_document_describes_the_api_and_is_committed() {
     );
     app.finish().await;
 }
+
+on_every_backend!(password_guessing_is_slowed, |app: &TestApp| async move {
+    app.user("sam@clinic.example", Role::Practitioner, None).await;
+    let b = TestApp::browser();
+    let attempt = |password: &'static str| {
+        let b = b.clone();
+        async move {
+            let csrf = csrf_of(&b, app.url("/login")).await;
+            b.post(app.url("/login"))
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("email", "sam@clinic.example"),
+                    ("password", password),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for _ in 0..endwell_web::throttle::MAX_FAILURES {
+        assert_eq!(attempt("guess").await.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Now even the right password is refused for a while, with a clear reason.
+    let r = attempt("a long enough password").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.text().await.unwrap().contains("Too many failed attempts"));
+});
+
+on_every_backend!(
+    supervisors_read_their_team_but_cannot_change_it,
+    |app: &TestApp| async move {
+        let lee = app.user("lee@clinic.example", Role::Supervisor, None).await;
+        let sam = app.user("sam@clinic.example", Role::Practitioner, Some(lee.id)).await;
+        let v = endwell_core::access::Viewer {
+            id: sam.id,
+            role: sam.role,
+        };
+        let c = app
+            .store
+            .create_client(
+                v,
+                endwell_core::model::ClientFields {
+                    given_name: "Ada".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let e = app
+            .store
+            .create_engagement(
+                v,
+                c.id,
+                endwell_core::model::EngagementFields {
+                    title: "Work".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let b = app.login("lee@clinic.example").await;
+        let caseload = b
+            .get(app.url("/caseload?state=proposed"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            caseload.contains("Ada") && caseload.contains("Practitioner"),
+            "the team's caseload, with whose it is"
+        );
+        let page = b
+            .get(app.url(&format!("/engagements/{}", e.id)))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("only sam can change it"), "read-only notice");
+        assert!(!page.contains("Start the work") && !page.contains("Edit details"));
+        let csrf = hidden(&page, "csrf");
+        let r = b
+            .post(app.url(&format!("/engagements/{}/transition", e.id)))
+            .form(&[("csrf", csrf.as_str()), ("transition", "withdraw")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let r = b.get(app.url(&format!("/clients/{}/edit", c.id))).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let t = app.token(&lee).await;
+        let r = reqwest::Client::new()
+            .post(app.url(&format!("/api/v1/engagements/{}/transitions", e.id)))
+            .bearer_auth(&t)
+            .json(&json!({"transition": "withdraw"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert_eq!(r.json::<Value>().await.unwrap()["error"], "forbidden");
+    }
+);
