@@ -4,7 +4,7 @@
 
 CREATE TABLE users (
     id TEXT PRIMARY KEY,
-    email TEXT NOT NULL UNIQUE,
+    email TEXT NOT NULL,
     display_name TEXT NOT NULL,
     role TEXT NOT NULL,
     profession TEXT NOT NULL,
@@ -13,6 +13,8 @@ CREATE TABLE users (
     password_hash TEXT,
     created_at TEXT NOT NULL
 );
+-- Logins match email addresses whatever their case, so uniqueness does too.
+CREATE UNIQUE INDEX users_email ON users (lower(email));
 CREATE INDEX users_supervisor ON users (supervisor_id);
 
 CREATE TABLE sessions (
@@ -42,7 +44,7 @@ CREATE TABLE clients (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
-CREATE INDEX clients_practitioner ON clients (practitioner_id, family_name, given_name);
+CREATE INDEX clients_practitioner ON clients (practitioner_id, family_name, given_name, id);
 
 CREATE TABLE client_addresses (
     client_id TEXT NOT NULL REFERENCES clients (id) ON DELETE CASCADE,

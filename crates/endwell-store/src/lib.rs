@@ -224,7 +224,7 @@ impl Store {
             created_at: now(),
         };
         let (_g, mut tx) = self.begin_write().await?;
-        let taken = sqlx::query("SELECT id FROM users WHERE email = $1")
+        let taken = sqlx::query("SELECT id FROM users WHERE lower(email) = lower($1)")
             .bind(&user.email)
             .fetch_optional(&mut *tx)
             .await?;
@@ -519,24 +519,54 @@ impl Store {
         Ok(c)
     }
 
-    /// The clients the viewer may see, by name.
-    pub async fn clients(&self, viewer: Viewer) -> Result<Vec<Client>> {
+    /// The clients the viewer may see, by name, a page at a time, optionally
+    /// only those whose name contains `query.search`.
+    pub async fn clients(&self, viewer: Viewer, query: ClientQuery) -> Result<ClientPage> {
         let owners = self.readable(viewer).await?;
-        let sql = format!(
-            "SELECT * FROM clients WHERE practitioner_id IN ({}) ORDER BY family_name, given_name, id",
+        let per_page = query.per_page.clamp(1, 500) as usize;
+        let mut sql = format!(
+            "SELECT * FROM clients WHERE practitioner_id IN ({})",
             placeholders(1, owners.len())
         );
+        let mut n = owners.len();
+        let search = query
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(like_pattern);
+        if search.is_some() {
+            n += 1;
+            sql.push_str(&format!(
+                " AND (lower(given_name) LIKE ${n} ESCAPE '\\' OR lower(family_name) LIKE ${n} ESCAPE '\\' OR lower(preferred_name) LIKE ${n} ESCAPE '\\')"
+            ));
+        }
+        if query.after.is_some() {
+            n += 1;
+            sql.push_str(&format!(
+                " AND (family_name, given_name, id) > (SELECT family_name, given_name, id FROM clients WHERE id = ${n})"
+            ));
+        }
+        sql.push_str(&format!(" ORDER BY family_name, given_name, id LIMIT {}", per_page + 1));
         let mut q = sqlx::query(&sql);
         for o in &owners {
             q = q.bind(o.to_string());
         }
+        if let Some(pattern) = search {
+            q = q.bind(pattern);
+        }
+        if let Some(after) = query.after {
+            q = q.bind(after.to_string());
+        }
         let rows = q.fetch_all(&self.pool).await?;
-        let mut out = rows
+        let mut items = rows
             .iter()
+            .take(per_page)
             .map(|r| row_client_base(r, &self.key))
             .collect::<Result<Vec<_>>>()?;
-        self.fill_addresses(&mut out).await?;
-        Ok(out)
+        self.fill_addresses(&mut items).await?;
+        let next_after = (rows.len() > per_page).then(|| items.last().map(|c| c.id)).flatten();
+        Ok(ClientPage { items, next_after })
     }
 
     async fn fill_addresses(&self, clients: &mut [Client]) -> Result<()> {
@@ -1145,6 +1175,36 @@ pub struct ImportCounts {
     pub engagements: usize,
     pub agreements: usize,
     pub events: usize,
+}
+
+/// Which clients to list.
+#[derive(Debug, Clone, Default)]
+pub struct ClientQuery {
+    /// Part of a given, family or preferred name (case-insensitive).
+    pub search: Option<String>,
+    /// Keyset pagination: clients after this one in name order.
+    pub after: Option<ClientId>,
+    pub per_page: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientPage {
+    pub items: Vec<Client>,
+    /// Pass as `after` for the next page.
+    pub next_after: Option<ClientId>,
+}
+
+/// A LIKE pattern matching `text` anywhere, with LIKE's wildcards escaped.
+fn like_pattern(text: &str) -> String {
+    let escaped: String = text
+        .to_lowercase()
+        .chars()
+        .flat_map(|c| match c {
+            '\\' | '%' | '_' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    format!("%{escaped}%")
 }
 
 /// Which page of the caseload to show.

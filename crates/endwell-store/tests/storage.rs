@@ -5,7 +5,7 @@ use endwell_core::access::Viewer;
 use endwell_core::model::{ClientFields, ConsentMethod, EngagementFields, NewUser, Role};
 use endwell_core::{EngagementState, Terms, Transition};
 use endwell_store::testing::{TestDb, backends};
-use endwell_store::{CaseloadQuery, Store, StoreError};
+use endwell_store::{CaseloadQuery, ClientQuery, Store, StoreError};
 
 const TERMS: &str = include_str!("../../endwell-core/tests/design-terms.toml");
 
@@ -78,6 +78,24 @@ on_every_backend!(users_are_unique_and_found_by_email, |store: Store| async move
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    let err = store
+        .create_user(
+            NewUser {
+                email: "Sam@Clinic.example".into(),
+                display_name: "Sam again".into(),
+                role: Role::Practitioner,
+                profession: String::new(),
+                timezone: "UTC".into(),
+                supervisor_id: None,
+            },
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(_)),
+        "addresses differing only in case are one account: {err}"
+    );
     let (u, hash) = store.user_for_login("SAM@clinic.example").await.unwrap().unwrap();
     assert_eq!(u.id, v.id);
     assert_eq!(hash.as_deref(), Some("$argon2id$fake"));
@@ -94,7 +112,20 @@ on_every_backend!(clients_are_private_and_sealed, |store: Store| async move {
     assert_eq!(got.vulnerability_notes, "Recently bereaved; lives alone");
     // Another practitioner cannot tell it exists.
     assert!(matches!(store.client(kim, c.id).await, Err(StoreError::NotFound)));
-    assert!(store.clients(kim).await.unwrap().is_empty());
+    assert!(
+        store
+            .clients(
+                kim,
+                ClientQuery {
+                    per_page: 50,
+                    ..Default::default()
+                }
+            )
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
     assert!(matches!(
         store.update_client(kim, c.id, client("Eve")).await,
         Err(StoreError::NotFound)
@@ -117,6 +148,67 @@ on_every_backend!(clients_are_private_and_sealed, |store: Store| async move {
     assert_eq!(store.client(sam, c.id).await.unwrap().phones, Vec::<String>::new());
     let bad = store.create_client(sam, ClientFields::default()).await.unwrap_err();
     assert_eq!(bad.to_string(), "given_name: is required");
+});
+
+on_every_backend!(clients_page_by_name_and_search, |store: Store| async move {
+    let sam = user(&store, "sam@clinic.example", Role::Practitioner, None).await;
+    for (given, family) in [
+        ("Zoë", "Adams"),
+        ("Ben", "Okafor"),
+        ("Ada", "Okafor"),
+        ("Cy", "Brown"),
+        ("Dee", "100%_real"),
+    ] {
+        store
+            .create_client(
+                sam,
+                ClientFields {
+                    given_name: given.into(),
+                    family_name: family.into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let page = |after, search: Option<&str>| ClientQuery {
+        search: search.map(str::to_string),
+        after,
+        per_page: 2,
+    };
+    let p1 = store.clients(sam, page(None, None)).await.unwrap();
+    let names = |p: &endwell_store::ClientPage| p.items.iter().map(|c| c.display_name()).collect::<Vec<_>>();
+    assert_eq!(names(&p1), ["Dee 100%_real", "Zoë Adams"]);
+    let p2 = store.clients(sam, page(p1.next_after, None)).await.unwrap();
+    assert_eq!(names(&p2), ["Cy Brown", "Ada Okafor"]);
+    let p3 = store.clients(sam, page(p2.next_after, None)).await.unwrap();
+    assert_eq!(names(&p3), ["Ben Okafor"]);
+    assert!(p3.next_after.is_none());
+    let found = store
+        .clients(
+            sam,
+            ClientQuery {
+                search: Some("OKA".into()),
+                after: None,
+                per_page: 50,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(names(&found), ["Ada Okafor", "Ben Okafor"]);
+    // LIKE's wildcards are taken literally.
+    let found = store
+        .clients(
+            sam,
+            ClientQuery {
+                search: Some("%_".into()),
+                after: None,
+                per_page: 50,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(names(&found), ["Dee 100%_real"]);
 });
 
 on_every_backend!(supervisors_read_but_do_not_change, |store: Store| async move {

@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use endwell_core::event::Event;
 use endwell_core::model::{Agreement, Client, ClientFields, ConsentMethod, Engagement, EngagementFields, User};
 use endwell_core::{ClientId, DomainError, EngagementId, EngagementState, Terms, Transition};
-use endwell_store::CaseloadQuery;
+use endwell_store::{CaseloadQuery, ClientQuery};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -113,6 +113,24 @@ impl From<&Client> for ClientOut {
             updated_at: c.updated_at.to_string(),
         }
     }
+}
+
+/// A page of clients, by name.
+#[derive(Serialize, ToSchema)]
+pub struct ClientListOut {
+    pub items: Vec<ClientOut>,
+    /// Pass as `after` for the next page; null on the last page.
+    pub next_after: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ClientParams {
+    /// Part of a given, family or preferred name (case-insensitive).
+    pub q: Option<String>,
+    /// The `next_after` of the previous page.
+    pub after: Option<String>,
+    /// 1 to 500; default 100.
+    pub per_page: Option<u32>,
 }
 
 /// A client's editable fields. Only `given_name` is required.
@@ -383,17 +401,35 @@ async fn me(user: ApiUser) -> Json<MeOut> {
     Json(MeOut::from(&user.0))
 }
 
-#[utoipa::path(get, path = "/api/v1/clients", tag = "clients", security(("bearer" = [])),
-    responses((status = 200, body = Vec<ClientOut>), (status = 401, body = ErrorBody)))]
-async fn list_clients(State(s): State<AppState>, user: ApiUser) -> ApiResult<Json<Vec<ClientOut>>> {
-    Ok(Json(
-        s.store
-            .clients(user.viewer())
-            .await?
-            .iter()
-            .map(ClientOut::from)
-            .collect(),
-    ))
+#[utoipa::path(get, path = "/api/v1/clients", tag = "clients", security(("bearer" = [])), params(ClientParams),
+    responses((status = 200, body = ClientListOut), (status = 401, body = ErrorBody)))]
+async fn list_clients(
+    State(s): State<AppState>,
+    user: ApiUser,
+    Query(p): Query<ClientParams>,
+) -> ApiResult<Json<ClientListOut>> {
+    let after = match p.after.as_deref() {
+        None | Some("") => None,
+        Some(a) => Some(
+            a.parse::<ClientId>()
+                .map_err(|_| DomainError::invalid("after", "is not a client id"))?,
+        ),
+    };
+    let page = s
+        .store
+        .clients(
+            user.viewer(),
+            ClientQuery {
+                search: p.q,
+                after,
+                per_page: p.per_page.unwrap_or(100),
+            },
+        )
+        .await?;
+    Ok(Json(ClientListOut {
+        items: page.items.iter().map(ClientOut::from).collect(),
+        next_after: page.next_after.map(|c| c.to_string()),
+    }))
 }
 
 #[utoipa::path(post, path = "/api/v1/clients", tag = "clients", security(("bearer" = [])), request_body = ClientIn,

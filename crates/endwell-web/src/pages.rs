@@ -16,7 +16,7 @@ use endwell_core::model::{ClientFields, ConsentMethod, EngagementFields, User};
 use endwell_core::terms::{Terms, Weekday};
 use endwell_core::terms_form::TermsForm;
 use endwell_core::{ClientId, DomainError, EngagementId, EngagementState, Transition, access};
-use endwell_store::CaseloadQuery;
+use endwell_store::{CaseloadQuery, ClientQuery};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::Deserialize;
@@ -504,11 +504,37 @@ struct ClientRow {
 struct ClientsPage {
     layout: Layout,
     clients: Vec<ClientRow>,
+    search: String,
+    next_page: Option<String>,
 }
 
-async fn clients(State(state): State<AppState>, user: CurrentUser) -> PageResult {
-    let list = state.store.clients(user.viewer()).await.or_page(&user)?;
-    let clients = list
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ClientsParams {
+    q: String,
+    after: String,
+}
+
+async fn clients(State(state): State<AppState>, user: CurrentUser, Query(p): Query<ClientsParams>) -> PageResult {
+    let after = match p.after.trim() {
+        "" => None,
+        a => Some(parse_id::<ClientId>(a).or_page(&user)?),
+    };
+    let search = Some(p.q.trim().to_string()).filter(|s| !s.is_empty());
+    let page = state
+        .store
+        .clients(
+            user.viewer(),
+            ClientQuery {
+                search,
+                after,
+                per_page: 100,
+            },
+        )
+        .await
+        .or_page(&user)?;
+    let clients = page
+        .items
         .iter()
         .map(|c| ClientRow {
             id: c.id.to_string(),
@@ -517,11 +543,20 @@ async fn clients(State(state): State<AppState>, user: CurrentUser) -> PageResult
             phone: c.phones.first().cloned().unwrap_or_default(),
         })
         .collect();
+    let next_page = page.next_after.map(|id| {
+        if p.q.trim().is_empty() {
+            format!("/clients?after={id}")
+        } else {
+            format!("/clients?q={}&after={id}", auth::url_encode(p.q.trim()))
+        }
+    });
     Ok(render(
         StatusCode::OK,
         &ClientsPage {
             layout: Layout::new("Clients", "clients", Some(&user)),
             clients,
+            search: p.q.trim().to_string(),
+            next_page,
         },
     ))
 }

@@ -1209,7 +1209,18 @@ mod tests {
             assert!(n >= 1, "no engagement is {state}");
         }
         for p in &practitioners {
-            clients += store.clients(viewer(p)).await.unwrap().len();
+            clients += store
+                .clients(
+                    viewer(p),
+                    endwell_store::ClientQuery {
+                        per_page: 500,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap()
+                .items
+                .len();
         }
         assert!(clients >= 15, "only {clients} clients");
         assert!(
@@ -1220,7 +1231,21 @@ mod tests {
 
         // The supervisor reads the caseloads of the two they supervise.
         let sup = viewer(supervisors[0]);
-        assert!(store.clients(sup).await.unwrap().len() >= 10);
+        assert!(
+            store
+                .clients(
+                    sup,
+                    endwell_store::ClientQuery {
+                        per_page: 500,
+                        ..Default::default()
+                    }
+                )
+                .await
+                .unwrap()
+                .items
+                .len()
+                >= 10
+        );
 
         assert!(store.verify_events().await.unwrap() > 0);
         db.cleanup().await;

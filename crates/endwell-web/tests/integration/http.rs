@@ -283,6 +283,24 @@ on_every_backend!(full_flow_in_the_browser, |app: &TestApp| async move {
     ] {
         assert!(hist.contains(words), "history lacks {words}");
     }
+    let found = b
+        .get(app.url("/clients?q=okaf"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(found.contains("Addy Okafor"));
+    let none = b
+        .get(app.url("/clients?q=zz"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(none.contains("No client's name contains “zz”"));
     let caseload = b.get(app.url("/caseload")).send().await.unwrap().text().await.unwrap();
     assert!(caseload.contains("Addy Okafor") && caseload.contains("CBT for panic"));
 });
@@ -448,6 +466,15 @@ on_every_backend!(api_round_trip, |app: &TestApp| async move {
             .unwrap()["display_name"],
         "Ada Okafor-Reid"
     );
+    let list: Value = get("/api/v1/clients?q=reid")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"][0]["id"], cid.as_str());
+    assert!(list["next_after"].is_null());
     assert_eq!(
         get("/api/v1/clients/0195f3a2-7c1e-7000-8000-000000000000")
             .send()
