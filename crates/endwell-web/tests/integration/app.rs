@@ -102,6 +102,28 @@ impl TestApp {
         b
     }
 
+    /// A client "Ada" with one proposed engagement "Work", both `owner`'s.
+    pub async fn client_with_engagement(
+        &self,
+        owner: &endwell_core::model::User,
+    ) -> (endwell_core::model::Client, endwell_core::model::Engagement) {
+        let v = endwell_core::access::Viewer {
+            id: owner.id,
+            role: owner.role,
+        };
+        let fields = endwell_core::model::ClientFields {
+            given_name: "Ada".into(),
+            ..Default::default()
+        };
+        let c = self.store.create_client(v, fields).await.unwrap();
+        let fields = endwell_core::model::EngagementFields {
+            title: "Work".into(),
+            ..Default::default()
+        };
+        let e = self.store.create_engagement(v, c.id, fields).await.unwrap();
+        (c, e)
+    }
+
     pub async fn token(&self, user: &endwell_core::model::User) -> String {
         let t = endwell_web::auth::new_token();
         self.store

@@ -309,33 +309,7 @@ on_every_backend!(nobody_sees_what_is_not_theirs, |app: &TestApp| async move {
     let sam = app.user("sam@clinic.example", Role::Practitioner, None).await;
     let kim = app.user("kim@clinic.example", Role::Practitioner, None).await;
     let lee = app.user("lee@clinic.example", Role::Supervisor, None).await;
-    let v = endwell_core::access::Viewer {
-        id: sam.id,
-        role: sam.role,
-    };
-    let c = app
-        .store
-        .create_client(
-            v,
-            endwell_core::model::ClientFields {
-                given_name: "Ada".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let e = app
-        .store
-        .create_engagement(
-            v,
-            c.id,
-            endwell_core::model::EngagementFields {
-                title: "Work".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let (c, e) = app.client_with_engagement(&sam).await;
 
     let kb = app.login("kim@clinic.example").await;
     for path in [
@@ -695,33 +669,7 @@ on_every_backend!(
     |app: &TestApp| async move {
         let lee = app.user("lee@clinic.example", Role::Supervisor, None).await;
         let sam = app.user("sam@clinic.example", Role::Practitioner, Some(lee.id)).await;
-        let v = endwell_core::access::Viewer {
-            id: sam.id,
-            role: sam.role,
-        };
-        let c = app
-            .store
-            .create_client(
-                v,
-                endwell_core::model::ClientFields {
-                    given_name: "Ada".into(),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        let e = app
-            .store
-            .create_engagement(
-                v,
-                c.id,
-                endwell_core::model::EngagementFields {
-                    title: "Work".into(),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
+        let (c, e) = app.client_with_engagement(&sam).await;
         let b = app.login("lee@clinic.example").await;
         let caseload = b
             .get(app.url("/caseload?state=proposed"))
