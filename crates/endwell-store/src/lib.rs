@@ -224,17 +224,10 @@ impl Store {
             created_at: now(),
         };
         let (_g, mut tx) = self.begin_write().await?;
-        let taken = sqlx::query("SELECT id FROM users WHERE lower(email) = lower($1)")
-            .bind(&user.email)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if taken.is_some() {
-            return Err(StoreError::Conflict(format!(
-                "there is already an account for {}",
-                user.email
-            )));
-        }
-        insert_user(&mut tx, &user, password_hash.as_deref()).await?;
+        // The unique index on lower(email) decides, also between instances.
+        insert_user(&mut tx, &user, password_hash.as_deref())
+            .await
+            .map_err(on_unique(&format!("there is already an account for {}", user.email)))?;
         self.append_event(
             &mut tx,
             NewEvent {
@@ -895,12 +888,9 @@ impl Store {
             created_at: now(),
             consent: None,
         };
-        insert_agreement(&mut tx, &a).await.map_err(|e| match e {
-            StoreError::Database(sqlx::Error::Database(d)) if d.is_unique_violation() => {
-                StoreError::Conflict("another version was saved at the same time; reload and try again".into())
-            }
-            other => other,
-        })?;
+        insert_agreement(&mut tx, &a).await.map_err(on_unique(
+            "another version was saved at the same time; reload and try again",
+        ))?;
         if let Some(end) = a.terms.engagement.ends_on {
             // The agreed end date becomes the planned end shown in the caseload.
             sqlx::query("UPDATE engagements SET planned_end = $1, updated_at = $2 WHERE id = $3")
@@ -1234,6 +1224,16 @@ pub struct CaseloadPage {
 /// Now, at the microsecond precision the database keeps.
 pub fn now() -> Timestamp {
     Timestamp::from_microsecond(Timestamp::now().as_microsecond()).expect("now is in range")
+}
+
+/// Turn a unique-constraint violation into a conflict a person can act on.
+fn on_unique(message: &str) -> impl FnOnce(StoreError) -> StoreError + '_ {
+    move |e| match e {
+        StoreError::Database(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+            StoreError::Conflict(message.to_string())
+        }
+        other => other,
+    }
 }
 
 fn placeholders(first: usize, n: usize) -> String {
