@@ -177,6 +177,21 @@ pub struct TransitionContext {
     pub has_consented_agreement: bool,
 }
 
+impl TransitionContext {
+    /// The context given the latest agreement version, if there is one.
+    pub fn from_latest(latest: Option<&crate::model::Agreement>) -> TransitionContext {
+        TransitionContext {
+            has_consented_agreement: latest.is_some_and(|a| a.consent.is_some()),
+        }
+    }
+}
+
+/// The work could start from here but for the client's consent to the
+/// latest terms: the one thing to do before activating.
+pub fn awaits_consent(state: EngagementState, ctx: TransitionContext) -> bool {
+    state.allowed().contains(&Transition::Activate) && !ctx.has_consented_agreement
+}
+
 /// Apply `transition` to an engagement in state `from`; the new state, or an
 /// error that says why not and what to do instead.
 pub fn apply(
@@ -193,7 +208,7 @@ pub fn apply(
         };
         return Err(DomainError::InvalidTransition { from, transition, hint });
     }
-    if transition == Transition::Activate && !ctx.has_consented_agreement {
+    if transition == Transition::Activate && awaits_consent(from, ctx) {
         return Err(DomainError::InvalidTransition {
             from,
             transition,
@@ -245,6 +260,18 @@ mod tests {
     fn activation_needs_consented_terms() {
         let err = apply(Proposed, Transition::Activate, TransitionContext::default()).unwrap_err();
         assert!(err.to_string().contains("consent"), "{err}");
+    }
+
+    #[test]
+    fn only_a_proposed_engagement_awaits_consent() {
+        let none = TransitionContext::default();
+        assert!(awaits_consent(Proposed, none));
+        assert!(!awaits_consent(Proposed, OK));
+        assert!(
+            !awaits_consent(Active, none),
+            "consent to a later version does not stop the work"
+        );
+        assert!(!TransitionContext::from_latest(None).has_consented_agreement);
     }
 
     #[test]

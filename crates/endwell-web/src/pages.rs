@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use endwell_core::event::{Actor, Event, EventKind};
+use endwell_core::lifecycle::{self, TransitionContext};
 use endwell_core::model::{ClientFields, ConsentMethod, EngagementFields, User};
 use endwell_core::terms::{Terms, Weekday};
 use endwell_core::terms_form::TermsForm;
@@ -1030,7 +1031,7 @@ async fn engagement(State(state): State<AppState>, user: CurrentUser, Path(id): 
     let users = state.store.users().await.or_page(&user)?;
     let tz = user.user.timezone.clone();
     let can_change = access::can_change(v, e.practitioner_id);
-    let needs_consent = e.state == EngagementState::Proposed && agreements.first().is_none_or(|a| a.consent.is_none());
+    let needs_consent = lifecycle::awaits_consent(e.state, TransitionContext::from_latest(agreements.first()));
     let steps = e
         .state
         .allowed()
