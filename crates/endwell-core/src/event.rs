@@ -11,6 +11,8 @@ use sha2::{Digest, Sha256};
 
 use crate::DomainError;
 use crate::ids::{ClientId, EngagementId, EventId, UserId};
+use crate::lifecycle::{EngagementState, Transition};
+use crate::model::{Agreement, Client, Consent, Engagement, User};
 
 /// Who caused an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -136,6 +138,109 @@ pub struct NewEvent {
     pub data: serde_json::Value,
 }
 
+/// One constructor per kind: the shape of each kind's `data` is decided
+/// here, beside [`Event::detail`] which reads it back.
+impl NewEvent {
+    pub fn user_created(user: &User) -> NewEvent {
+        NewEvent {
+            actor: Actor::System,
+            kind: EventKind::UserCreated,
+            client_id: None,
+            engagement_id: None,
+            data: serde_json::json!({"user_id": user.id, "email": user.email, "role": user.role}),
+        }
+    }
+
+    pub fn client_created(actor: UserId, client: &Client) -> NewEvent {
+        NewEvent {
+            actor: Actor::User(actor),
+            kind: EventKind::ClientCreated,
+            client_id: Some(client.id),
+            engagement_id: None,
+            data: serde_json::json!({"name": client.display_name()}),
+        }
+    }
+
+    /// `changed` names fields only (see [`Client::changed_fields`]).
+    pub fn client_updated(actor: UserId, client: ClientId, changed: &[&str]) -> NewEvent {
+        NewEvent {
+            actor: Actor::User(actor),
+            kind: EventKind::ClientUpdated,
+            client_id: Some(client),
+            engagement_id: None,
+            data: serde_json::json!({"changed": changed}),
+        }
+    }
+
+    pub fn engagement_created(actor: UserId, e: &Engagement) -> NewEvent {
+        NewEvent {
+            actor: Actor::User(actor),
+            kind: EventKind::EngagementCreated,
+            client_id: Some(e.client_id),
+            engagement_id: Some(e.id),
+            data: serde_json::json!({"title": e.title, "state": e.state}),
+        }
+    }
+
+    pub fn engagement_updated(actor: UserId, e: &Engagement) -> NewEvent {
+        NewEvent {
+            actor: Actor::User(actor),
+            kind: EventKind::EngagementUpdated,
+            client_id: Some(e.client_id),
+            engagement_id: Some(e.id),
+            data: serde_json::json!({
+                "title": e.title,
+                "started_on": e.started_on,
+                "planned_end": e.planned_end,
+                "next_review": e.next_review,
+            }),
+        }
+    }
+
+    /// `e` as it was before the step.
+    pub fn engagement_transitioned(
+        actor: UserId,
+        e: &Engagement,
+        transition: Transition,
+        to: EngagementState,
+        note: &str,
+    ) -> NewEvent {
+        NewEvent {
+            actor: Actor::User(actor),
+            kind: EventKind::EngagementTransitioned,
+            client_id: Some(e.client_id),
+            engagement_id: Some(e.id),
+            data: serde_json::json!({"transition": transition, "from": e.state, "to": to, "note": note}),
+        }
+    }
+
+    pub fn agreement_versioned(actor: UserId, client: ClientId, a: &Agreement) -> NewEvent {
+        NewEvent {
+            actor: Actor::User(actor),
+            kind: EventKind::AgreementVersioned,
+            client_id: Some(client),
+            engagement_id: Some(a.engagement_id),
+            data: serde_json::json!({"version": a.version, "note": a.note}),
+        }
+    }
+
+    pub fn agreement_consented(
+        actor: UserId,
+        client: ClientId,
+        engagement: EngagementId,
+        version: i64,
+        consent: &Consent,
+    ) -> NewEvent {
+        NewEvent {
+            actor: Actor::User(actor),
+            kind: EventKind::AgreementConsented,
+            client_id: Some(client),
+            engagement_id: Some(engagement),
+            data: serde_json::json!({"version": version, "given_by": consent.given_by, "method": consent.method}),
+        }
+    }
+}
+
 /// An event in the chain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -150,6 +255,52 @@ pub struct Event {
     pub data: serde_json::Value,
     pub prev_hash: String,
     pub hash: String,
+}
+
+impl Event {
+    /// What happened, in words, beside [`EventKind::describe`]: "from
+    /// proposed to active: “First session booked”", "version 2: Fee updated".
+    pub fn detail(&self) -> String {
+        let d = &self.data;
+        let s = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let n = |k: &str| {
+            d.get(k)
+                .and_then(|v| v.as_i64())
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        };
+        match self.kind {
+            EventKind::EngagementTransitioned => {
+                let base = format!("from {} to {}", s("from"), s("to"));
+                match s("note") {
+                    note if note.is_empty() => base,
+                    note => format!("{base}: “{note}”"),
+                }
+            }
+            EventKind::AgreementVersioned => format!("version {}: {}", n("version"), s("note")),
+            EventKind::AgreementConsented => {
+                format!(
+                    "version {} by {} ({})",
+                    n("version"),
+                    s("given_by"),
+                    s("method").replace('_', " ")
+                )
+            }
+            EventKind::EngagementCreated => format!("“{}”", s("title")),
+            EventKind::ClientUpdated => d
+                .get("changed")
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str())
+                        .map(|x| x.replace('_', " "))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+                .join(", "),
+            EventKind::UserCreated | EventKind::ClientCreated | EventKind::EngagementUpdated => String::new(),
+        }
+    }
 }
 
 /// The hash before the first event.
@@ -283,6 +434,96 @@ mod tests {
         let mut c = chain(4);
         c.remove(1);
         assert_eq!(verify_chain(None, &c), Err(ChainError::Gap { prev: 1, seq: 3 }));
+    }
+
+    #[test]
+    fn each_kind_reads_back_in_words() {
+        use crate::model::{ClientFields, ConsentMethod, Role};
+        let me = UserId::new();
+        let at = Timestamp::UNIX_EPOCH;
+        let f = ClientFields {
+            given_name: "Ada".into(),
+            vulnerability_notes: "private".into(),
+            ..Default::default()
+        };
+        let client = Client {
+            id: ClientId::new(),
+            practitioner_id: me,
+            given_name: f.given_name,
+            family_name: "Okafor".into(),
+            preferred_name: String::new(),
+            emails: vec![],
+            phones: vec![],
+            vulnerability_notes: f.vulnerability_notes,
+            created_at: at,
+            updated_at: at,
+        };
+        let changed = Client {
+            vulnerability_notes: "other".into(),
+            preferred_name: "Addy".into(),
+            ..client.clone()
+        };
+        let fields = changed.changed_fields(&client);
+        assert_eq!(fields, ["preferred_name", "vulnerability_notes"]);
+        let ev = NewEvent::client_updated(me, client.id, &fields).seal(None, at);
+        assert_eq!(ev.detail(), "preferred name, vulnerability notes");
+        assert!(!ev.data.to_string().contains("other"), "values stay out of the log");
+
+        let e = Engagement {
+            id: EngagementId::new(),
+            client_id: client.id,
+            practitioner_id: me,
+            state: EngagementState::Proposed,
+            title: "CBT".into(),
+            started_on: None,
+            planned_end: None,
+            next_review: None,
+            created_at: at,
+            updated_at: at,
+        };
+        let detail = |n: NewEvent| n.seal(None, at).detail();
+        assert_eq!(detail(NewEvent::engagement_created(me, &e)), "“CBT”");
+        assert_eq!(
+            detail(NewEvent::engagement_transitioned(
+                me,
+                &e,
+                Transition::Activate,
+                EngagementState::Active,
+                "Go"
+            )),
+            "from proposed to active: “Go”"
+        );
+        assert_eq!(
+            detail(NewEvent::engagement_transitioned(
+                me,
+                &e,
+                Transition::Withdraw,
+                EngagementState::Ended,
+                ""
+            )),
+            "from proposed to ended"
+        );
+        let consent = Consent {
+            given_by: "Ada".into(),
+            at,
+            method: ConsentMethod::InPerson,
+            recorded_by: me,
+        };
+        assert_eq!(
+            detail(NewEvent::agreement_consented(me, client.id, e.id, 2, &consent)),
+            "version 2 by Ada (in person)"
+        );
+        let user = User {
+            id: me,
+            email: "sam@x.example".into(),
+            display_name: "Sam".into(),
+            role: Role::Practitioner,
+            profession: String::new(),
+            timezone: "UTC".into(),
+            supervisor_id: None,
+            created_at: at,
+        };
+        assert_eq!(NewEvent::user_created(&user).actor, Actor::System);
     }
 
     #[test]

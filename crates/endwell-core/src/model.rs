@@ -108,6 +108,25 @@ pub struct Client {
 }
 
 impl Client {
+    /// The fields that differ from `other`, by name, for the history. Only
+    /// names: the log must not carry sensitive values such as the notes.
+    pub fn changed_fields(&self, other: &Client) -> Vec<&'static str> {
+        [
+            ("given_name", self.given_name != other.given_name),
+            ("family_name", self.family_name != other.family_name),
+            ("preferred_name", self.preferred_name != other.preferred_name),
+            ("emails", self.emails != other.emails),
+            ("phones", self.phones != other.phones),
+            (
+                "vulnerability_notes",
+                self.vulnerability_notes != other.vulnerability_notes,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(name, differs)| differs.then_some(name))
+        .collect()
+    }
+
     /// How to address the client: the preferred name, or the given name.
     pub fn display_name(&self) -> String {
         let first = if self.preferred_name.is_empty() {

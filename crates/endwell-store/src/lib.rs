@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use endwell_core::access::{self, Viewer};
-use endwell_core::event::{Actor, Event, EventKind, NewEvent};
+use endwell_core::event::{Event, NewEvent};
 use endwell_core::lifecycle::{self, TransitionContext};
 use endwell_core::model::{
     Agreement, Client, ClientFields, Consent, ConsentMethod, Engagement, EngagementFields, NewUser, User,
@@ -228,17 +228,7 @@ impl Store {
         insert_user(&mut tx, &user, password_hash.as_deref())
             .await
             .map_err(on_unique(&format!("there is already an account for {}", user.email)))?;
-        self.append_event(
-            &mut tx,
-            NewEvent {
-                actor: Actor::System,
-                kind: EventKind::UserCreated,
-                client_id: None,
-                engagement_id: None,
-                data: serde_json::json!({"user_id": user.id, "email": user.email, "role": user.role}),
-            },
-        )
-        .await?;
+        self.append_event(&mut tx, NewEvent::user_created(&user)).await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -397,17 +387,8 @@ impl Store {
         };
         let (_g, mut tx) = self.begin_write().await?;
         self.insert_client(&mut tx, &client).await?;
-        self.append_event(
-            &mut tx,
-            NewEvent {
-                actor: Actor::User(viewer.id),
-                kind: EventKind::ClientCreated,
-                client_id: Some(client.id),
-                engagement_id: None,
-                data: serde_json::json!({"name": client.display_name()}),
-            },
-        )
-        .await?;
+        self.append_event(&mut tx, NewEvent::client_created(viewer.id, &client))
+            .await?;
         tx.commit().await?;
         Ok(client)
     }
@@ -446,25 +427,7 @@ impl Store {
             ..old.clone()
         };
         // The log names what changed; sensitive values stay out of it.
-        let mut changed = Vec::new();
-        if old.given_name != client.given_name {
-            changed.push("given_name");
-        }
-        if old.family_name != client.family_name {
-            changed.push("family_name");
-        }
-        if old.preferred_name != client.preferred_name {
-            changed.push("preferred_name");
-        }
-        if old.emails != client.emails {
-            changed.push("emails");
-        }
-        if old.phones != client.phones {
-            changed.push("phones");
-        }
-        if old.vulnerability_notes != client.vulnerability_notes {
-            changed.push("vulnerability_notes");
-        }
+        let changed = client.changed_fields(&old);
         if changed.is_empty() {
             return Ok(old);
         }
@@ -485,17 +448,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         insert_addresses(&mut tx, &client).await?;
-        self.append_event(
-            &mut tx,
-            NewEvent {
-                actor: Actor::User(viewer.id),
-                kind: EventKind::ClientUpdated,
-                client_id: Some(id),
-                engagement_id: None,
-                data: serde_json::json!({"changed": changed}),
-            },
-        )
-        .await?;
+        self.append_event(&mut tx, NewEvent::client_updated(viewer.id, id, &changed))
+            .await?;
         tx.commit().await?;
         Ok(client)
     }
@@ -619,17 +573,8 @@ impl Store {
         };
         let (_g, mut tx) = self.begin_write().await?;
         insert_engagement(&mut tx, &e).await?;
-        self.append_event(
-            &mut tx,
-            NewEvent {
-                actor: Actor::User(viewer.id),
-                kind: EventKind::EngagementCreated,
-                client_id: Some(client),
-                engagement_id: Some(e.id),
-                data: serde_json::json!({"title": e.title, "state": e.state}),
-            },
-        )
-        .await?;
+        self.append_event(&mut tx, NewEvent::engagement_created(viewer.id, &e))
+            .await?;
         tx.commit().await?;
         Ok(e)
     }
@@ -679,22 +624,8 @@ impl Store {
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
-        self.append_event(
-            &mut tx,
-            NewEvent {
-                actor: Actor::User(viewer.id),
-                kind: EventKind::EngagementUpdated,
-                client_id: Some(e.client_id),
-                engagement_id: Some(id),
-                data: serde_json::json!({
-                    "title": e.title,
-                    "started_on": e.started_on,
-                    "planned_end": e.planned_end,
-                    "next_review": e.next_review,
-                }),
-            },
-        )
-        .await?;
+        self.append_event(&mut tx, NewEvent::engagement_updated(viewer.id, &e))
+            .await?;
         tx.commit().await?;
         Ok(e)
     }
@@ -748,17 +679,8 @@ impl Store {
                 "the engagement was changed at the same time; reload and try again".into(),
             ));
         }
-        self.append_event(
-            &mut tx,
-            NewEvent {
-                actor: Actor::User(viewer.id),
-                kind: EventKind::EngagementTransitioned,
-                client_id: Some(e.client_id),
-                engagement_id: Some(id),
-                data: serde_json::json!({"transition": t, "from": e.state, "to": to, "note": note}),
-            },
-        )
-        .await?;
+        self.append_event(&mut tx, NewEvent::engagement_transitioned(viewer.id, &e, t, to, note))
+            .await?;
         tx.commit().await?;
         Ok(Engagement {
             state: to,
@@ -900,17 +822,8 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        self.append_event(
-            &mut tx,
-            NewEvent {
-                actor: Actor::User(viewer.id),
-                kind: EventKind::AgreementVersioned,
-                client_id: Some(e.client_id),
-                engagement_id: Some(engagement),
-                data: serde_json::json!({"version": a.version, "note": a.note}),
-            },
-        )
-        .await?;
+        self.append_event(&mut tx, NewEvent::agreement_versioned(viewer.id, e.client_id, &a))
+            .await?;
         tx.commit().await?;
         Ok(a)
     }
@@ -968,13 +881,7 @@ impl Store {
             .await?;
         self.append_event(
             &mut tx,
-            NewEvent {
-                actor: Actor::User(viewer.id),
-                kind: EventKind::AgreementConsented,
-                client_id: Some(e.client_id),
-                engagement_id: Some(engagement),
-                data: serde_json::json!({"version": version, "given_by": consent.given_by, "method": consent.method}),
-            },
+            NewEvent::agreement_consented(viewer.id, e.client_id, engagement, version, &consent),
         )
         .await?;
         tx.commit().await?;

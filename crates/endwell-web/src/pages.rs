@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use endwell_core::event::{Actor, Event, EventKind};
+use endwell_core::event::{Actor, Event};
 use endwell_core::lifecycle::{self, TransitionContext};
 use endwell_core::model::{ClientFields, ConsentMethod, EngagementFields, User};
 use endwell_core::terms::{Terms, Weekday};
@@ -965,45 +965,7 @@ fn consent_text(a: &endwell_core::model::Agreement, tz: &str) -> Option<String> 
 
 /// One line of history in words.
 fn history_row(ev: &Event, users: &[User], tz: &str) -> HistoryRow {
-    let d = &ev.data;
-    let s = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-    let detail = match ev.kind {
-        EventKind::EngagementTransitioned => {
-            let note = s("note");
-            let base = format!("from {} to {}", s("from"), s("to"));
-            if note.is_empty() {
-                base
-            } else {
-                format!("{base}: “{note}”")
-            }
-        }
-        EventKind::AgreementVersioned => format!(
-            "version {}: {}",
-            d.get("version").cloned().unwrap_or_default(),
-            s("note")
-        ),
-        EventKind::AgreementConsented => format!(
-            "version {} by {} ({})",
-            d.get("version").cloned().unwrap_or_default(),
-            s("given_by"),
-            s("method").replace('_', " ")
-        ),
-        EventKind::EngagementCreated => format!("“{}”", s("title")),
-        EventKind::ClientUpdated => {
-            let changed: Vec<String> = d
-                .get("changed")
-                .and_then(|v| v.as_array())
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str())
-                        .map(|x| x.replace('_', " "))
-                        .collect()
-                })
-                .unwrap_or_default();
-            changed.join(", ")
-        }
-        _ => String::new(),
-    };
+    let detail = ev.detail();
     let who = match ev.actor {
         Actor::User(id) => users
             .iter()
