@@ -124,6 +124,21 @@ impl TestApp {
         (c, e)
     }
 
+    /// The HTML of a page, as browser `b` sees it.
+    pub async fn page(&self, b: &reqwest::Client, path: &str) -> String {
+        b.get(self.url(path)).send().await.unwrap().text().await.unwrap()
+    }
+
+    /// Submit a form as browser `b` (redirects are not followed).
+    pub async fn post_form<T: serde::Serialize + ?Sized>(
+        &self,
+        b: &reqwest::Client,
+        path: &str,
+        form: &T,
+    ) -> reqwest::Response {
+        b.post(self.url(path)).form(form).send().await.unwrap()
+    }
+
     pub async fn token(&self, user: &endwell_core::model::User) -> String {
         let t = endwell_web::auth::new_token();
         self.store

@@ -17,16 +17,17 @@ on_every_backend!(login_logout_and_redirects, |app: &TestApp| async move {
 
     // Wrong password: a clear message, no session.
     let csrf = csrf_of(&b, app.url("/login")).await;
-    let r = b
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("email", "sam@clinic.example"),
-            ("password", "wrong"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .post_form(
+            &b,
+            "/login",
+            &[
+                ("csrf", csrf.as_str()),
+                ("email", "sam@clinic.example"),
+                ("password", "wrong"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert!(r.text().await.unwrap().contains("do not match an account"));
 
@@ -43,12 +44,7 @@ on_every_backend!(login_logout_and_redirects, |app: &TestApp| async move {
     let html = page.text().await.unwrap();
     assert!(html.contains("Caseload") && html.contains("sam"));
     let csrf = hidden(&html, "csrf");
-    let r = b
-        .post(app.url("/logout"))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_form(&b, "/logout", &[("csrf", csrf.as_str())]).await;
     assert_eq!(location(&r), "/login");
     let r = b.get(app.url("/caseload")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "session ended");
@@ -77,16 +73,13 @@ on_every_backend!(
 
         let b = app.login("sam@clinic.example").await;
         for csrf in ["", "wrong-token"] {
-            let r = b
-                .post(app.url("/clients"))
-                .form(&[("csrf", csrf), ("given_name", "Ada")])
-                .send()
-                .await
-                .unwrap();
+            let r = app
+                .post_form(&b, "/clients", &[("csrf", csrf), ("given_name", "Ada")])
+                .await;
             assert_eq!(r.status(), StatusCode::FORBIDDEN);
             assert!(r.text().await.unwrap().contains("nothing was saved"));
         }
-        let r = b.get(app.url("/clients")).send().await.unwrap().text().await.unwrap();
+        let r = app.page(&b, "/clients").await;
         assert!(!r.contains("Ada"), "nothing was created");
     }
 );
@@ -97,17 +90,18 @@ on_every_backend!(full_flow_in_the_browser, |app: &TestApp| async move {
     let csrf = csrf_of(&b, app.url("/clients/new")).await;
 
     // A mistake keeps what was typed and names the field.
-    let r = b
-        .post(app.url("/clients"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("given_name", "Ada"),
-            ("emails", "not-an-email"),
-            ("vulnerability_notes", "Lives alone"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .post_form(
+            &b,
+            "/clients",
+            &[
+                ("csrf", csrf.as_str()),
+                ("given_name", "Ada"),
+                ("emails", "not-an-email"),
+                ("vulnerability_notes", "Lives alone"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = r.text().await.unwrap();
     assert!(html.contains("role=\"alert\"") && html.contains("not-an-email") && html.contains("Lives alone"));
@@ -117,83 +111,71 @@ on_every_backend!(full_flow_in_the_browser, |app: &TestApp| async move {
         )
     );
 
-    let r = b
-        .post(app.url("/clients"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("given_name", "Ada"),
-            ("family_name", "Okafor"),
-            ("emails", "ada@example.org"),
-            ("vulnerability_notes", "Lives alone"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .post_form(
+            &b,
+            "/clients",
+            &[
+                ("csrf", csrf.as_str()),
+                ("given_name", "Ada"),
+                ("family_name", "Okafor"),
+                ("emails", "ada@example.org"),
+                ("vulnerability_notes", "Lives alone"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let client_url = location(&r);
-    let html = b.get(app.url(&client_url)).send().await.unwrap().text().await.unwrap();
+    let html = app.page(&b, &client_url).await;
     assert!(html.contains("Ada Okafor") && html.contains("ada@example.org") && html.contains("Lives alone"));
 
     // Edit.
-    let r = b
-        .post(app.url(&client_url))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("given_name", "Ada"),
-            ("family_name", "Okafor"),
-            ("preferred_name", "Addy"),
-            ("emails", "ada@example.org"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .post_form(
+            &b,
+            &client_url,
+            &[
+                ("csrf", csrf.as_str()),
+                ("given_name", "Ada"),
+                ("family_name", "Okafor"),
+                ("preferred_name", "Addy"),
+                ("emails", "ada@example.org"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert!(
-        b.get(app.url(&client_url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .contains("Addy Okafor")
-    );
+    assert!(app.page(&b, &client_url).await.contains("Addy Okafor"));
 
     // Open an engagement.
-    let r = b
-        .post(app.url(&format!("{client_url}/engagements")))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("title", "CBT for panic"),
-            ("next_review", "2026-12-01"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .post_form(
+            &b,
+            &format!("{client_url}/engagements"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("title", "CBT for panic"),
+                ("next_review", "2026-12-01"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let eng = location(&r);
-    let html = b.get(app.url(&eng)).send().await.unwrap().text().await.unwrap();
+    let html = app.page(&b, &eng).await;
     assert!(html.contains("CBT for panic") && html.contains("proposed") && html.contains("Start the work"));
 
     // Starting before the terms are agreed is refused, with the reason.
-    let r = b
-        .post(app.url(&format!("{eng}/transition")))
-        .form(&[("csrf", csrf.as_str()), ("transition", "activate")])
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .post_form(
+            &b,
+            &format!("{eng}/transition"),
+            &[("csrf", csrf.as_str()), ("transition", "activate")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert!(r.text().await.unwrap().contains("consent"));
 
     // The terms editor: a bad range is named and everything typed stays.
-    let new_terms = b
-        .get(app.url(&format!("{eng}/agreements/new")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let new_terms = app.page(&b, &format!("{eng}/agreements/new")).await;
     assert!(new_terms.contains("<option selected>Europe/London</option>"));
     let mut form: Vec<(String, String)> = vec![
         ("csrf".into(), csrf.clone()),
@@ -207,12 +189,7 @@ on_every_backend!(full_flow_in_the_browser, |app: &TestApp| async move {
         ("exceptions".into(), "2026-12-24 to 2026-12-28: Holiday".into()),
         ("ends_on".into(), "2027-06-30".into()),
     ];
-    let r = b
-        .post(app.url(&format!("{eng}/agreements")))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_form(&b, &format!("{eng}/agreements"), &form).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = r.text().await.unwrap();
     assert!(
@@ -221,59 +198,42 @@ on_every_backend!(full_flow_in_the_browser, |app: &TestApp| async move {
     );
     assert!(html.contains("Samaritans: 116 123"));
     form[4].1 = "09:00-17:00".into();
-    let r = b
-        .post(app.url(&format!("{eng}/agreements")))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_form(&b, &format!("{eng}/agreements"), &form).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), format!("{eng}/agreements/1"));
-    let html = b
-        .get(app.url(&format!("{eng}/agreements/1")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.page(&b, &format!("{eng}/agreements/1")).await;
     assert!(html.contains("Record consent") && html.contains("09:00-12:30, 13:30-17:00"));
-    let r = b
-        .post(app.url(&format!("{eng}/agreements/1/consent")))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("given_by", "Ada Okafor"),
-            ("method", "in_person"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .post_form(
+            &b,
+            &format!("{eng}/agreements/1/consent"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("given_by", "Ada Okafor"),
+                ("method", "in_person"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let r = b
-        .post(app.url(&format!("{eng}/transition")))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("transition", "activate"),
-            ("note", "First session booked"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .post_form(
+            &b,
+            &format!("{eng}/transition"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("transition", "activate"),
+                ("note", "First session booked"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 
-    let html = b.get(app.url(&eng)).send().await.unwrap().text().await.unwrap();
+    let html = app.page(&b, &eng).await;
     assert!(
         html.contains("state-active") && html.contains("30 Jun 2027"),
         "planned end from the agreement"
     );
-    let hist = b
-        .get(app.url(&format!("{eng}/history")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let hist = app.page(&b, &format!("{eng}/history")).await;
     for words in [
         "Engagement opened",
         "New agreement version",
@@ -283,25 +243,11 @@ on_every_backend!(full_flow_in_the_browser, |app: &TestApp| async move {
     ] {
         assert!(hist.contains(words), "history lacks {words}");
     }
-    let found = b
-        .get(app.url("/clients?q=okaf"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let found = app.page(&b, "/clients?q=okaf").await;
     assert!(found.contains("Addy Okafor"));
-    let none = b
-        .get(app.url("/clients?q=zz"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let none = app.page(&b, "/clients?q=zz").await;
     assert!(none.contains("No client's name contains “zz”"));
-    let caseload = b.get(app.url("/caseload")).send().await.unwrap().text().await.unwrap();
+    let caseload = app.page(&b, "/caseload").await;
     assert!(caseload.contains("Addy Okafor") && caseload.contains("CBT for panic"));
 });
 
@@ -321,23 +267,15 @@ on_every_backend!(nobody_sees_what_is_not_theirs, |app: &TestApp| async move {
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
     }
     let csrf = csrf_of(&kb, app.url("/clients")).await;
-    let r = kb
-        .post(app.url(&format!("/engagements/{}/transition", e.id)))
-        .form(&[("csrf", csrf.as_str()), ("transition", "withdraw")])
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .post_form(
+            &kb,
+            &format!("/engagements/{}/transition", e.id),
+            &[("csrf", csrf.as_str()), ("transition", "withdraw")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    assert!(
-        !kb.get(app.url("/caseload?state=proposed"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .contains("Ada")
-    );
+    assert!(!app.page(&kb, "/caseload?state=proposed").await.contains("Ada"));
 
     let kt = app.token(&kim).await;
     let api = reqwest::Client::new();
@@ -644,15 +582,16 @@ on_every_backend!(password_guessing_is_slowed, |app: &TestApp| async move {
         let b = b.clone();
         async move {
             let csrf = csrf_of(&b, app.url("/login")).await;
-            b.post(app.url("/login"))
-                .form(&[
+            app.post_form(
+                &b,
+                "/login",
+                &[
                     ("csrf", csrf.as_str()),
                     ("email", "sam@clinic.example"),
                     ("password", password),
-                ])
-                .send()
-                .await
-                .unwrap()
+                ],
+            )
+            .await
         }
     };
     for _ in 0..endwell_web::throttle::MAX_FAILURES {
@@ -671,35 +610,22 @@ on_every_backend!(
         let sam = app.user("sam@clinic.example", Role::Practitioner, Some(lee.id)).await;
         let (c, e) = app.client_with_engagement(&sam).await;
         let b = app.login("lee@clinic.example").await;
-        let caseload = b
-            .get(app.url("/caseload?state=proposed"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let caseload = app.page(&b, "/caseload?state=proposed").await;
         assert!(
             caseload.contains("Ada") && caseload.contains("Practitioner"),
             "the team's caseload, with whose it is"
         );
-        let page = b
-            .get(app.url(&format!("/engagements/{}", e.id)))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = app.page(&b, &format!("/engagements/{}", e.id)).await;
         assert!(page.contains("only sam can change it"), "read-only notice");
         assert!(!page.contains("Start the work") && !page.contains("Edit details"));
         let csrf = hidden(&page, "csrf");
-        let r = b
-            .post(app.url(&format!("/engagements/{}/transition", e.id)))
-            .form(&[("csrf", csrf.as_str()), ("transition", "withdraw")])
-            .send()
-            .await
-            .unwrap();
+        let r = app
+            .post_form(
+                &b,
+                &format!("/engagements/{}/transition", e.id),
+                &[("csrf", csrf.as_str()), ("transition", "withdraw")],
+            )
+            .await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         let r = b.get(app.url(&format!("/clients/{}/edit", c.id))).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
