@@ -5,13 +5,18 @@
 //! reused by the store, the web UI, the API and the CLI alike.
 
 pub mod access;
+pub mod availability;
+pub mod compose;
+pub mod decision;
 pub mod error;
 pub mod event;
 pub mod ids;
 pub mod lifecycle;
+pub mod message;
 pub mod model;
 pub mod terms;
 pub mod terms_form;
+pub mod triage;
 
 pub use error::DomainError;
 pub use ids::{AgreementId, ClientId, EngagementId, EventId, UserId};

@@ -76,6 +76,7 @@ impl Terms {
         if self.auto_reply.every_days == Some(0) {
             return Err(DomainError::invalid("auto_reply.every_days", "must be at least 1"));
         }
+        crate::compose::Templates::from_terms(self)?;
         Ok(())
     }
 
@@ -289,6 +290,10 @@ impl Weekday {
     ];
     pub fn key(self) -> &'static str {
         ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][self as usize]
+    }
+    /// The weekday of a civil date.
+    pub fn of(date: jiff::civil::Date) -> Weekday {
+        Weekday::ALL[date.weekday().to_monday_zero_offset() as usize]
     }
     pub fn name(self) -> &'static str {
         [
@@ -545,6 +550,18 @@ pub struct AutoReply {
     /// The practitioner's own words, added to the composed reply.
     #[serde(default)]
     pub text: String,
+    /// The practitioner's own words for former clients (e.g. where to turn now).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ending_text: String,
+    /// The out-of-hours reply's wording, with placeholders; the default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// The reply to a former client's message, with placeholders; the default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ending_template: Option<String>,
+    /// The reply to a message that may be a crisis, with placeholders; the default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crisis_template: Option<String>,
 }
 
 fn yes() -> bool {
@@ -558,6 +575,10 @@ impl Default for AutoReply {
             once_per: None,
             every_days: None,
             text: String::new(),
+            ending_text: String::new(),
+            template: None,
+            ending_template: None,
+            crisis_template: None,
         }
     }
 }

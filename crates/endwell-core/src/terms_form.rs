@@ -38,6 +38,11 @@ pub struct TermsForm {
     pub auto_reply_period: String,
     pub auto_reply_every_days: String,
     pub auto_reply_text: String,
+    pub auto_reply_ending_text: String,
+    /// Empty means the default wording.
+    pub auto_reply_template: String,
+    pub auto_reply_ending_template: String,
+    pub auto_reply_crisis_template: String,
     pub crisis_resources: String,
     pub channel_email: String,
     pub channel_sms: String,
@@ -182,7 +187,7 @@ impl TermsForm {
             (Some(OncePer::ClosedPeriod), None)
         };
         let ends_on = crate::model::parse_optional_date("ends_on", &self.ends_on)?;
-        Ok(Terms {
+        let terms = Terms {
             timezone,
             response_time_hours,
             practitioner: PractitionerTerms {
@@ -200,6 +205,10 @@ impl TermsForm {
                 once_per,
                 every_days,
                 text: self.auto_reply_text.trim().to_string(),
+                ending_text: self.auto_reply_ending_text.trim().to_string(),
+                template: template(&self.auto_reply_template),
+                ending_template: template(&self.auto_reply_ending_template),
+                crisis_template: template(&self.auto_reply_crisis_template),
             },
             crisis: Crisis {
                 resources: list(&self.crisis_resources),
@@ -227,7 +236,9 @@ impl TermsForm {
                 ending_notice_days: number("ending_notice_days", &self.ending_notice_days)?,
                 ending: opt(&self.ending),
             },
-        })
+        };
+        crate::compose::Templates::from_terms(&terms)?;
+        Ok(terms)
     }
 
     /// The editor filled in from existing terms.
@@ -294,6 +305,10 @@ impl TermsForm {
             },
             auto_reply_every_days: num(t.auto_reply.every_days),
             auto_reply_text: t.auto_reply.text.clone(),
+            auto_reply_ending_text: t.auto_reply.ending_text.clone(),
+            auto_reply_template: t.auto_reply.template.clone().unwrap_or_default(),
+            auto_reply_ending_template: t.auto_reply.ending_template.clone().unwrap_or_default(),
+            auto_reply_crisis_template: t.auto_reply.crisis_template.clone().unwrap_or_default(),
             crisis_resources: t.crisis.resources.join("\n"),
             channel_email: s(&t.channels.email),
             channel_sms: s(&t.channels.sms),
@@ -403,4 +418,10 @@ mod tests {
         };
         assert_eq!(single.to_terms().unwrap().exceptions.len(), 1);
     }
+}
+
+/// A template field: empty means "use the default wording".
+fn template(text: &str) -> Option<String> {
+    let t = text.trim();
+    (!t.is_empty()).then(|| t.replace("\r\n", "\n"))
 }
