@@ -3,6 +3,7 @@
 mod bench_seed;
 mod config;
 mod demo;
+mod offline;
 
 use std::io::{IsTerminal, Read, Write};
 use std::net::SocketAddr;
@@ -77,6 +78,42 @@ enum Command {
     Verify,
     /// Print an annotated example config file.
     Config,
+    /// Is the practitioner open at a time, and when does that change?
+    Availability {
+        /// A terms file (TOML, as an agreement holds).
+        #[arg(long)]
+        terms: PathBuf,
+        /// RFC 3339 time [default: now]
+        #[arg(long)]
+        at: Option<String>,
+        /// Print {"open", "next_open", "next_close"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decide what happens to a message (RFC 5322 or plain text on standard input).
+    Decide {
+        /// A terms file (TOML, as an agreement holds).
+        #[arg(long)]
+        terms: PathBuf,
+        /// When the message arrived, RFC 3339 [default: now]
+        #[arg(long)]
+        at: Option<String>,
+        /// email, sms, voice or portal
+        #[arg(long, default_value = "email")]
+        channel: String,
+        /// The engagement's state: proposed, active, ending, ended or transferred
+        #[arg(long, default_value = "active")]
+        state: String,
+        /// When this sender was last sent an automatic reply (RFC 3339).
+        #[arg(long)]
+        last_reply: Option<String>,
+        /// The sender of a plain-text message (an SMS number, a portal account).
+        #[arg(long)]
+        from: Option<String>,
+        /// Print {"action", "release_at", "labels", "reasons", "reply"}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Fill a database with many engagements and events (for benchmarks).
     #[command(hide = true)]
     BenchSeed {
@@ -270,6 +307,24 @@ fn redact(url: &str) -> String {
 async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
     let settings = Settings::new(&cli.global, file);
     match cli.command {
+        Command::Availability { terms, at, json } => offline::availability(&terms, at.as_deref(), json),
+        Command::Decide {
+            terms,
+            at,
+            channel,
+            state,
+            last_reply,
+            from,
+            json,
+        } => offline::decide(offline::DecideArgs {
+            terms: &terms,
+            at: at.as_deref(),
+            channel: &channel,
+            state: &state,
+            last_reply: last_reply.as_deref(),
+            from: from.as_deref(),
+            json,
+        }),
         Command::Serve { listen } => {
             let listen = listen
                 .or_else(|| settings.file.listen.clone())
