@@ -67,6 +67,19 @@ impl DataKey {
         XChaCha20Poly1305::new((&self.0).into())
     }
 
+    /// A keyed fingerprint of a value, for finding sealed values by equality
+    /// (e.g. "this sender's earlier contacts") without storing them in clear.
+    /// The key is fixed-length and the result is only compared, so a keyed
+    /// SHA-256 with a domain separator is enough here.
+    pub fn fingerprint(&self, value: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"endwell-fingerprint-v1\0");
+        h.update(self.0);
+        h.update(value.as_bytes());
+        hex::encode(h.finalize())
+    }
+
     /// Seal a value: `v1:` + base64(nonce ‖ ciphertext). Empty stays empty.
     pub fn seal(&self, plain: &str) -> String {
         if plain.is_empty() {

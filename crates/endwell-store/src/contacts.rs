@@ -1,0 +1,435 @@
+//! Contacts, their decisions, and the durable release of held contacts.
+//!
+//! A held contact is written in the same transaction as a `release` job for
+//! its practitioner at its release time, so a crash can lose neither. The
+//! scheduler claims due jobs (`FOR UPDATE SKIP LOCKED` on PostgreSQL, the
+//! writer lock on SQLite) and, in one transaction, marks the practitioner's
+//! due contacts released into one digest and the job done: a restart
+//! retries an unfinished release, and a finished one is never repeated.
+//! Contacts carry `released_at IS NULL` in the update's condition, so even
+//! two jobs for one practitioner racing on two instances release each
+//! contact once.
+
+use endwell_core::access::Viewer;
+use endwell_core::decision::{Action, Decision, Reply};
+use endwell_core::terms::Channel;
+use endwell_core::triage::Finding;
+use endwell_core::{EngagementId, UserId};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+use uuid::Uuid;
+
+use crate::rows::{fmt_ts, id_col, parse_ts};
+use crate::{Backend, Result, Store, StoreError, now};
+
+/// A contact to record, with the decision already taken.
+#[derive(Debug, Clone)]
+pub struct NewContact {
+    pub practitioner_id: UserId,
+    pub engagement_id: Option<EngagementId>,
+    pub channel: Channel,
+    pub sender: String,
+    pub subject: Option<String>,
+    pub body: String,
+    pub received_at: Timestamp,
+    pub labels: Vec<Finding>,
+    pub decision: Decision,
+}
+
+/// A stored contact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContactEntry {
+    pub id: Uuid,
+    pub practitioner_id: UserId,
+    pub engagement_id: Option<EngagementId>,
+    pub channel: Channel,
+    pub sender: String,
+    pub subject: Option<String>,
+    pub body: String,
+    pub received_at: Timestamp,
+    pub action: Action,
+    pub reasons: Vec<String>,
+    pub labels: Vec<Finding>,
+    pub reply: Option<Reply>,
+    pub release_at: Option<Timestamp>,
+    pub released_at: Option<Timestamp>,
+    pub digest_id: Option<Uuid>,
+}
+
+impl ContactEntry {
+    /// Held and not yet released.
+    pub fn is_waiting(&self) -> bool {
+        self.action.is_held() && self.released_at.is_none()
+    }
+}
+
+/// Held contacts released together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Digest {
+    pub id: Uuid,
+    pub practitioner_id: UserId,
+    pub released_at: Timestamp,
+    pub contact_count: i64,
+}
+
+/// Which contacts an inbox page shows.
+#[derive(Debug, Clone, Default)]
+pub struct InboxQuery {
+    /// Only held contacts not yet released.
+    pub waiting_only: bool,
+    /// Only this engagement's contacts.
+    pub engagement: Option<EngagementId>,
+    /// Keyset: contacts received before this (time, id).
+    pub before: Option<(Timestamp, Uuid)>,
+    pub per_page: u32,
+}
+
+const JOB_RELEASE: &str = "release";
+
+impl Store {
+    fn sender_key(&self, sender: &str) -> String {
+        self.key.fingerprint(&sender.trim().to_lowercase())
+    }
+
+    /// When this practitioner's contacts from `sender` last got an automatic reply.
+    pub async fn last_reply(&self, practitioner: UserId, sender: &str) -> Result<Option<Timestamp>> {
+        let row = sqlx::query(
+            "SELECT MAX(received_at) AS t FROM contacts WHERE practitioner_id = $1 AND sender_key = $2 AND replied = 1",
+        )
+        .bind(practitioner.to_string())
+        .bind(self.sender_key(sender))
+        .fetch_one(&self.pool)
+        .await?;
+        row.try_get::<Option<String>, _>("t")?.map(|t| parse_ts(&t)).transpose()
+    }
+
+    /// Record a contact and its decision; a held one also gets its release job.
+    pub async fn record_contact(&self, viewer: Viewer, c: NewContact) -> Result<ContactEntry> {
+        if viewer.id != c.practitioner_id {
+            return Err(StoreError::NotFound);
+        }
+        let entry = ContactEntry {
+            id: Uuid::now_v7(),
+            practitioner_id: c.practitioner_id,
+            engagement_id: c.engagement_id,
+            channel: c.channel,
+            sender: c.sender,
+            subject: c.subject,
+            body: c.body,
+            received_at: c.received_at,
+            action: c.decision.action,
+            reasons: c.decision.reasons,
+            labels: c.labels,
+            reply: c.decision.reply,
+            release_at: c.decision.release_at,
+            released_at: None,
+            digest_id: None,
+        };
+        let (_g, mut tx) = self.begin_write().await?;
+        self.insert_contact(&mut tx, &entry).await?;
+        if let (true, Some(at)) = (entry.action.is_held(), entry.release_at) {
+            sqlx::query(
+                "INSERT INTO jobs (id, kind, practitioner_id, run_at, state, created_at) VALUES ($1, $2, $3, $4, 'pending', $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(Uuid::now_v7().to_string())
+            .bind(JOB_RELEASE)
+            .bind(entry.practitioner_id.to_string())
+            .bind(fmt_ts(at))
+            .bind(fmt_ts(now()))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(entry)
+    }
+
+    async fn insert_contact(&self, tx: &mut Transaction<'static, Any>, e: &ContactEntry) -> Result<()> {
+        let reply = e
+            .reply
+            .as_ref()
+            .map(|r| serde_json::to_string(r).map(|j| self.key.seal(&j)))
+            .transpose()
+            .map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        sqlx::query(
+            "INSERT INTO contacts (id, practitioner_id, engagement_id, channel, sender, sender_key, subject, body, received_at, action, reasons, labels, reply, replied, release_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        )
+        .bind(e.id.to_string())
+        .bind(e.practitioner_id.to_string())
+        .bind(e.engagement_id.map(|id| id.to_string()))
+        .bind(e.channel.key())
+        .bind(self.key.seal(&e.sender))
+        .bind(self.sender_key(&e.sender))
+        .bind(e.subject.as_deref().map(|s| self.key.seal(s)))
+        .bind(self.key.seal(&e.body))
+        .bind(fmt_ts(e.received_at))
+        .bind(e.action.key())
+        .bind(serde_json::to_string(&e.reasons).unwrap_or_default())
+        .bind(serde_json::to_string(&e.labels).unwrap_or_default())
+        .bind(reply)
+        .bind(i64::from(e.reply.is_some()))
+        .bind(e.release_at.map(fmt_ts))
+        .bind(fmt_ts(now()))
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    fn row_contact(&self, r: &AnyRow) -> Result<ContactEntry> {
+        let opt_ts = |col: &str| -> Result<Option<Timestamp>> {
+            r.try_get::<Option<String>, _>(col)?.map(|t| parse_ts(&t)).transpose()
+        };
+        let json = |col: &str| -> Result<String> { Ok(r.try_get::<String, _>(col)?) };
+        let corrupt = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
+        let action: String = r.try_get("action")?;
+        let channel: String = r.try_get("channel")?;
+        let reply = match r.try_get::<Option<String>, _>("reply")? {
+            Some(s) if !s.is_empty() => Some(serde_json::from_str(&self.key.open(&s)?).map_err(corrupt)?),
+            _ => None,
+        };
+        let engagement: Option<String> = r.try_get("engagement_id")?;
+        let digest: Option<String> = r.try_get("digest_id")?;
+        Ok(ContactEntry {
+            id: id_col(r, "id")?,
+            practitioner_id: id_col(r, "practitioner_id")?,
+            engagement_id: engagement
+                .map(|s| s.parse().map_err(|_| StoreError::Corrupt(format!("engagement_id {s:?}"))))
+                .transpose()?,
+            channel: channel.parse().map_err(|_| StoreError::Corrupt(format!("channel {channel:?}")))?,
+            sender: self.key.open(&r.try_get::<String, _>("sender")?)?,
+            subject: r
+                .try_get::<Option<String>, _>("subject")?
+                .map(|s| self.key.open(&s))
+                .transpose()?,
+            body: self.key.open(&r.try_get::<String, _>("body")?)?,
+            received_at: parse_ts(&r.try_get::<String, _>("received_at")?)?,
+            action: Action::parse(&action).ok_or_else(|| StoreError::Corrupt(format!("action {action:?}")))?,
+            reasons: serde_json::from_str(&json("reasons")?).map_err(corrupt)?,
+            labels: serde_json::from_str(&json("labels")?).map_err(corrupt)?,
+            reply,
+            release_at: opt_ts("release_at")?,
+            released_at: opt_ts("released_at")?,
+            digest_id: digest
+                .map(|s| s.parse().map_err(|_| StoreError::Corrupt(format!("digest_id {s:?}"))))
+                .transpose()?,
+        })
+    }
+
+    /// The viewer's own contacts, newest first. Contacts are the
+    /// practitioner's alone: a supervisor reads caseloads, not inboxes.
+    pub async fn inbox(&self, viewer: Viewer, q: InboxQuery) -> Result<Vec<ContactEntry>> {
+        let per_page = q.per_page.clamp(1, 200);
+        let mut sql = String::from("SELECT * FROM contacts WHERE practitioner_id = $1");
+        let mut binds: Vec<String> = vec![viewer.id.to_string()];
+        if q.waiting_only {
+            sql.push_str(" AND released_at IS NULL AND action IN ('hold', 'auto_reply')");
+        }
+        if let Some(e) = q.engagement {
+            binds.push(e.to_string());
+            sql.push_str(&format!(" AND engagement_id = ${}", binds.len()));
+        }
+        if let Some((t, id)) = q.before {
+            binds.push(fmt_ts(t));
+            binds.push(id.to_string());
+            let (a, b) = (binds.len() - 1, binds.len());
+            sql.push_str(&format!(" AND (received_at < ${a} OR (received_at = ${a} AND id < ${b}))"));
+        }
+        sql.push_str(&format!(" ORDER BY received_at DESC, id DESC LIMIT {per_page}"));
+        let mut query = sqlx::query(&sql);
+        for b in &binds {
+            query = query.bind(b);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(|r| self.row_contact(r)).collect()
+    }
+
+    /// One of the viewer's contacts.
+    pub async fn contact(&self, viewer: Viewer, id: Uuid) -> Result<ContactEntry> {
+        let row = sqlx::query("SELECT * FROM contacts WHERE id = $1 AND practitioner_id = $2")
+            .bind(id.to_string())
+            .bind(viewer.id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        self.row_contact(&row)
+    }
+
+    /// The viewer's digests, newest first.
+    pub async fn digests(&self, viewer: Viewer, limit: u32) -> Result<Vec<Digest>> {
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM digests WHERE practitioner_id = $1 ORDER BY released_at DESC, id DESC LIMIT {}",
+            limit.clamp(1, 200)
+        ))
+        .bind(viewer.id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(row_digest).collect()
+    }
+
+    /// The contacts released in one of the viewer's digests.
+    pub async fn digest_contacts(&self, viewer: Viewer, digest: Uuid) -> Result<Vec<ContactEntry>> {
+        let rows = sqlx::query(
+            "SELECT * FROM contacts WHERE digest_id = $1 AND practitioner_id = $2 ORDER BY received_at, id",
+        )
+        .bind(digest.to_string())
+        .bind(viewer.id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| self.row_contact(r)).collect()
+    }
+
+    /// Release every held contact of the viewer now (they chose to look),
+    /// as one digest. `None` when nothing was waiting.
+    pub async fn release_now(&self, viewer: Viewer) -> Result<Option<Digest>> {
+        let at = now();
+        let (_g, mut tx) = self.begin_write().await?;
+        let job = Uuid::now_v7().to_string();
+        sqlx::query(
+            "INSERT INTO jobs (id, kind, practitioner_id, run_at, state, done_at, created_at) VALUES ($1, 'release_now', $2, $3, 'done', $3, $3)",
+        )
+        .bind(&job)
+        .bind(viewer.id.to_string())
+        .bind(fmt_ts(at))
+        .execute(&mut *tx)
+        .await?;
+        let digest = release_in(&mut tx, viewer.id, &job, at, None).await?;
+        tx.commit().await?;
+        Ok(digest)
+    }
+
+    /// Run due release jobs (up to `batch`), each in its own transaction.
+    /// Safe to call from any number of instances at once.
+    pub async fn release_due(&self, at: Timestamp, batch: u32) -> Result<Vec<Digest>> {
+        let mut out = Vec::new();
+        for _ in 0..batch {
+            let (_g, mut tx) = self.begin_write().await?;
+            let claim = match self.backend {
+                Backend::Postgres => {
+                    "SELECT id, practitioner_id FROM jobs WHERE state = 'pending' AND run_at <= $1 ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
+                }
+                Backend::Sqlite => {
+                    "SELECT id, practitioner_id FROM jobs WHERE state = 'pending' AND run_at <= $1 ORDER BY run_at, id LIMIT 1"
+                }
+            };
+            let Some(row) = sqlx::query(claim).bind(fmt_ts(at)).fetch_optional(&mut *tx).await? else {
+                break;
+            };
+            let job: String = row.try_get("id")?;
+            let practitioner: UserId = id_col(&row, "practitioner_id")?;
+            let digest = release_in(&mut tx, practitioner, &job, at, Some(at)).await?;
+            sqlx::query("UPDATE jobs SET state = 'done', done_at = $1, attempts = attempts + 1 WHERE id = $2")
+                .bind(fmt_ts(at))
+                .bind(&job)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            out.extend(digest);
+        }
+        Ok(out)
+    }
+
+    /// The earliest pending job, so a scheduler can sleep until then.
+    pub async fn next_job_at(&self) -> Result<Option<Timestamp>> {
+        let row = sqlx::query("SELECT MIN(run_at) AS t FROM jobs WHERE state = 'pending'")
+            .fetch_one(&self.pool)
+            .await?;
+        row.try_get::<Option<String>, _>("t")?.map(|t| parse_ts(&t)).transpose()
+    }
+}
+
+/// Mark a practitioner's held contacts released (those due by `due`, or all)
+/// into one digest made by `job`.
+async fn release_in(
+    tx: &mut Transaction<'static, Any>,
+    practitioner: UserId,
+    job: &str,
+    at: Timestamp,
+    due: Option<Timestamp>,
+) -> Result<Option<Digest>> {
+    let digest = Digest {
+        id: Uuid::now_v7(),
+        practitioner_id: practitioner,
+        released_at: at,
+        contact_count: 0,
+    };
+    let mut sql = String::from(
+        "UPDATE contacts SET released_at = $1, digest_id = $2 WHERE practitioner_id = $3 AND released_at IS NULL AND action IN ('hold', 'auto_reply')",
+    );
+    if due.is_some() {
+        sql.push_str(" AND release_at <= $4");
+    }
+    let mut q = sqlx::query(&sql)
+        .bind(fmt_ts(at))
+        .bind(digest.id.to_string())
+        .bind(practitioner.to_string());
+    if let Some(d) = due {
+        q = q.bind(fmt_ts(d));
+    }
+    let n = q.execute(&mut **tx).await?.rows_affected() as i64;
+    if n == 0 {
+        return Ok(None);
+    }
+    sqlx::query(
+        "INSERT INTO digests (id, practitioner_id, released_at, contact_count, job_id) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(digest.id.to_string())
+    .bind(practitioner.to_string())
+    .bind(fmt_ts(at))
+    .bind(n)
+    .bind(job)
+    .execute(&mut **tx)
+    .await?;
+    Ok(Some(Digest {
+        contact_count: n,
+        ..digest
+    }))
+}
+
+fn row_digest(r: &AnyRow) -> Result<Digest> {
+    Ok(Digest {
+        id: id_col(r, "id")?,
+        practitioner_id: id_col(r, "practitioner_id")?,
+        released_at: parse_ts(&r.try_get::<String, _>("released_at")?)?,
+        contact_count: r.try_get("contact_count")?,
+    })
+}
+
+impl Store {
+    /// The terms a contact is decided by: the latest version the client
+    /// consented to, else the latest proposed one; `None` before any terms.
+    pub async fn terms_in_force(
+        &self,
+        viewer: Viewer,
+        engagement: EngagementId,
+    ) -> Result<(endwell_core::model::Engagement, Option<endwell_core::Terms>)> {
+        let e = self.engagement(viewer, engagement).await?;
+        let versions = self.agreements(viewer, engagement).await?;
+        let terms = versions
+            .iter()
+            .find(|a| a.consent.is_some())
+            .or(versions.first())
+            .map(|a| a.terms.clone());
+        Ok((e, terms))
+    }
+}
+
+/// Release held contacts as they fall due, until `shutdown` resolves.
+/// Wakes every `every` (and so notices jobs written by other instances).
+pub async fn run_scheduler(store: Store, every: std::time::Duration, shutdown: impl std::future::Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        match store.release_due(now(), 100).await {
+            Ok(digests) => {
+                for d in digests {
+                    tracing::info!(digest = %d.id, contacts = d.contact_count, "released held contacts");
+                }
+            }
+            Err(e) => tracing::warn!("releasing held contacts failed, will retry: {e}"),
+        }
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}

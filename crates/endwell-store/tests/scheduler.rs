@@ -1,0 +1,229 @@
+//! Contacts and the durable release of held contacts, on every backend:
+//! exactly once across a restart, and exactly once with two instances on
+//! PostgreSQL.
+
+use endwell_core::access::Viewer;
+use endwell_core::decision::{Action, Contact, Policy};
+use endwell_core::lifecycle::EngagementState;
+use endwell_core::message::Message;
+use endwell_core::model::{NewUser, Role};
+use endwell_core::terms::{Channel, Terms};
+use endwell_core::triage::{Classifier, StubClassifier};
+use endwell_store::contacts::{InboxQuery, NewContact};
+use endwell_store::testing::{TestDb, backends};
+use endwell_store::{Backend, Store};
+use jiff::Timestamp;
+
+const TERMS: &str = include_str!("../../endwell-core/tests/design-terms.toml");
+
+async fn practitioner(store: &Store, email: &str) -> Viewer {
+    let u = store
+        .create_user(
+            NewUser {
+                email: email.into(),
+                display_name: "Sam".into(),
+                role: Role::Practitioner,
+                profession: String::new(),
+                timezone: "Europe/London".into(),
+                supervisor_id: None,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    Viewer { id: u.id, role: u.role }
+}
+
+/// Decide and record one contact from `sender` at `at`.
+async fn contact(store: &Store, v: Viewer, sender: &str, body: &str, at: &str) -> endwell_store::contacts::ContactEntry {
+    let terms = Terms::from_toml(TERMS).unwrap();
+    let at: Timestamp = at.parse().unwrap();
+    let raw = format!("Return-Path: <{sender}>\nFrom: {sender}\nTo: sam@clinic.example\nSubject: hello\n\n{body}\n");
+    let m = Message::parse(raw.as_bytes());
+    let labels = StubClassifier.classify(&m.body);
+    let last_reply = store.last_reply(v.id, sender).await.unwrap();
+    let decision = Policy::around(&terms, at).decide(&Contact {
+        channel: Channel::Email,
+        state: EngagementState::Active,
+        message: &m,
+        labels: &labels,
+        at,
+        last_reply,
+    });
+    store
+        .record_contact(
+            v,
+            NewContact {
+                practitioner_id: v.id,
+                engagement_id: None,
+                channel: Channel::Email,
+                sender: sender.into(),
+                subject: m.subject.clone(),
+                body: m.body.clone(),
+                received_at: at,
+                labels,
+                decision,
+            },
+        )
+        .await
+        .unwrap()
+}
+
+/// Monday 30 November 2026 evenings (closed until Tuesday 09:00 London = 09:00Z).
+const EVENING: &str = "2026-11-30T20:00:00Z";
+const LATER: &str = "2026-11-30T21:00:00Z";
+const RELEASE: &str = "2026-12-01T09:00:00Z";
+
+#[tokio::test]
+async fn held_contacts_are_recorded_sealed_and_answered_once_per_spell() {
+    for backend in backends() {
+        let db = TestDb::new(backend).await;
+        let store = db.store().await;
+        let sam = practitioner(&store, "sam@clinic.example").await;
+        let first = contact(&store, sam, "alex@example.net", "Can we move Thursday?", EVENING).await;
+        assert_eq!(first.action, Action::AutoReply, "{backend}");
+        let second = contact(&store, sam, "ALEX@example.net", "Also, Friday?", LATER).await;
+        assert_eq!(second.action, Action::Hold, "{backend}: one reply per closed spell");
+        let crisis = contact(&store, sam, "bo@example.net", "I want to end my life", LATER).await;
+        assert_eq!(crisis.action, Action::Crisis);
+
+        let waiting = store
+            .inbox(
+                sam,
+                InboxQuery {
+                    waiting_only: true,
+                    per_page: 50,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(waiting.len(), 2, "{backend}: the crisis is not held");
+        assert_eq!(waiting[0].body, "Also, Friday?");
+        assert_eq!(store.contact(sam, first.id).await.unwrap(), first);
+
+        // Another practitioner sees none of it.
+        let other = practitioner(&store, "dana@clinic.example").await;
+        assert!(store.contact(other, first.id).await.is_err());
+        assert!(
+            store
+                .inbox(other, InboxQuery { per_page: 50, ..Default::default() })
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // Sealed at rest: the text is not in the database file in clear.
+        if store.backend() == Backend::Sqlite {
+            store.close().await;
+            let bytes = std::fs::read(&db.url).unwrap_or_default();
+            let wal = std::fs::read(format!("{}-wal", db.url)).unwrap_or_default();
+            for hay in [bytes, wal] {
+                assert!(!hay.windows(13).any(|w| w == b"Also, Friday?"), "body stored in clear");
+                assert!(!hay.windows(16).any(|w| w == b"alex@example.net"), "sender stored in clear");
+            }
+        } else {
+            store.close().await;
+        }
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn release_is_exactly_once_across_a_restart() {
+    for backend in backends() {
+        let db = TestDb::new(backend).await;
+        let store = db.store().await;
+        let sam = practitioner(&store, "sam@clinic.example").await;
+        for i in 0..3 {
+            contact(&store, sam, &format!("c{i}@example.net"), "hello", EVENING).await;
+        }
+        // Nothing is due before the office opens.
+        assert!(store.release_due(LATER.parse().unwrap(), 10).await.unwrap().is_empty());
+        assert_eq!(store.next_job_at().await.unwrap(), Some(RELEASE.parse().unwrap()));
+        store.close().await;
+
+        // Restart: the job was durable.
+        let store = db.store().await;
+        let digests = store.release_due(RELEASE.parse().unwrap(), 10).await.unwrap();
+        assert_eq!(digests.len(), 1, "{backend}");
+        assert_eq!(digests[0].contact_count, 3);
+        store.close().await;
+
+        // Restart again: nothing is released twice.
+        let store = db.store().await;
+        assert!(store.release_due("2026-12-02T09:00:00Z".parse().unwrap(), 10).await.unwrap().is_empty());
+        assert_eq!(store.next_job_at().await.unwrap(), None);
+        let released = store.digest_contacts(sam, digests[0].id).await.unwrap();
+        assert_eq!(released.len(), 3);
+        assert!(released.iter().all(|c| c.released_at.is_some() && !c.is_waiting()));
+        assert_eq!(store.digests(sam, 10).await.unwrap(), digests);
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn release_now_takes_everything_waiting_once() {
+    for backend in backends() {
+        let db = TestDb::new(backend).await;
+        let store = db.store().await;
+        let sam = practitioner(&store, "sam@clinic.example").await;
+        contact(&store, sam, "a@example.net", "hello", EVENING).await;
+        contact(&store, sam, "b@example.net", "hello", LATER).await;
+        let d = store.release_now(sam).await.unwrap().unwrap();
+        assert_eq!(d.contact_count, 2, "{backend}");
+        assert!(store.release_now(sam).await.unwrap().is_none());
+        // The scheduled job later finds nothing left and makes no empty digest.
+        assert!(store.release_due(RELEASE.parse().unwrap(), 10).await.unwrap().is_empty());
+        assert_eq!(store.digests(sam, 10).await.unwrap().len(), 1);
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+/// Two instances (two pools) on one PostgreSQL database run the scheduler
+/// at the same time: every contact is released once, one digest per job.
+#[tokio::test]
+async fn two_instances_release_each_digest_once() {
+    if !backends().contains(&"postgres") {
+        eprintln!("!!! two_instances_release_each_digest_once SKIPPED: ENDWELL_TEST_POSTGRES is not set !!!");
+        return;
+    }
+    let db = TestDb::new("postgres").await;
+    let a = db.store().await;
+    let b = db.store().await;
+    let mut people = Vec::new();
+    for p in 0..8 {
+        let v = practitioner(&a, &format!("p{p}@clinic.example")).await;
+        for i in 0..5 {
+            contact(&a, v, &format!("c{i}@example.net"), "hello", EVENING).await;
+        }
+        people.push(v);
+    }
+    let at: Timestamp = RELEASE.parse().unwrap();
+    let run = |s: Store| async move {
+        let mut all = Vec::new();
+        loop {
+            let got = s.release_due(at, 1).await.unwrap();
+            if got.is_empty() {
+                break;
+            }
+            all.extend(got);
+        }
+        all
+    };
+    let (da, db_) = tokio::join!(tokio::spawn(run(a.clone())), tokio::spawn(run(b.clone())));
+    let mut digests = da.unwrap();
+    digests.extend(db_.unwrap());
+    assert_eq!(digests.len(), 8, "one digest per practitioner");
+    assert_eq!(digests.iter().map(|d| d.contact_count).sum::<i64>(), 40);
+    for v in people {
+        let mine: Vec<_> = digests.iter().filter(|d| d.practitioner_id == v.id).collect();
+        assert_eq!(mine.len(), 1);
+        assert_eq!(a.digest_contacts(v, mine[0].id).await.unwrap().len(), 5);
+    }
+    a.close().await;
+    b.close().await;
+    db.cleanup().await;
+}
