@@ -38,6 +38,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/engagements/{id}/agreements/{version}/consent", post(consent))
         .route("/engagements/{id}/events", get(list_events))
+        .route("/engagements/{id}/contacts", get(list_contacts).post(create_contact))
+        .route("/engagements/{id}/availability", get(availability))
+        .route("/held", get(list_held))
+        .route("/held/release", post(release_held))
 }
 
 /// JSON body whose errors come back as `ErrorBody` naming the field.
@@ -657,7 +661,7 @@ impl utoipa::Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Endwell API", description = "Clients, engagements, agreements and their history. Authenticate with `Authorization: Bearer <token>` (`endwell token create`)."),
-    paths(me, list_clients, create_client, get_client, update_client, list_engagements, create_engagement, get_engagement, update_engagement, transition, list_agreements, create_agreement, consent, list_events),
+    paths(me, list_clients, create_client, get_client, update_client, list_engagements, create_engagement, get_engagement, update_engagement, transition, list_agreements, create_agreement, consent, list_events, create_contact, list_contacts, availability, list_held, release_held),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth)
 )]
@@ -665,4 +669,252 @@ pub struct ApiDoc;
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
+}
+
+// ---------------------------------------------------------------- contacts
+
+/// A message or call arriving for an engagement.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactIn {
+    /// `email`, `sms`, `voice` or `portal`.
+    pub channel: String,
+    /// An RFC 5322 message, or plain text.
+    pub message: String,
+    /// The sender of a plain-text message (a phone number, a portal account).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// When it arrived (RFC 3339); now when left out.
+    #[serde(default)]
+    pub at: Option<String>,
+    /// Decide without recording (a preview).
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// An automatic reply to send.
+#[derive(Serialize, ToSchema)]
+pub struct ReplyOut {
+    pub to: Option<String>,
+    pub subject: Option<String>,
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub body: String,
+}
+
+/// A contact and its decision; `action`, `release_at`, `labels`, `reasons`
+/// and `reply` have the shapes of `endwell decide --json`.
+#[derive(Serialize, ToSchema)]
+pub struct ContactOut {
+    /// Absent for a dry run.
+    pub id: Option<String>,
+    pub engagement_id: String,
+    pub channel: String,
+    pub sender: String,
+    pub subject: Option<String>,
+    pub received_at: String,
+    /// `deliver`, `hold`, `auto_reply`, `crisis`, `ended`, `forward` or `ignore`.
+    pub action: String,
+    pub release_at: Option<String>,
+    pub released_at: Option<String>,
+    pub labels: Vec<String>,
+    pub reasons: Vec<String>,
+    pub reply: Option<ReplyOut>,
+}
+
+fn reply_out(r: &endwell_core::decision::Reply) -> ReplyOut {
+    ReplyOut {
+        to: r.to.clone(),
+        subject: r.subject.clone(),
+        headers: r.headers.clone(),
+        body: r.body.clone(),
+    }
+}
+
+impl From<&endwell_store::contacts::ContactEntry> for ContactOut {
+    fn from(c: &endwell_store::contacts::ContactEntry) -> Self {
+        ContactOut {
+            id: Some(c.id.to_string()),
+            engagement_id: c.engagement_id.map(|e| e.to_string()).unwrap_or_default(),
+            channel: c.channel.key().into(),
+            sender: c.sender.clone(),
+            subject: c.subject.clone(),
+            received_at: c.received_at.to_string(),
+            action: c.action.key().into(),
+            release_at: c.release_at.map(|t| t.to_string()),
+            released_at: c.released_at.map(|t| t.to_string()),
+            labels: c.labels.iter().map(|f| f.label.key().to_string()).collect(),
+            reasons: c.reasons.clone(),
+            reply: c.reply.as_ref().map(reply_out),
+        }
+    }
+}
+
+fn parse_at(at: Option<&str>) -> Result<Option<jiff::Timestamp>, DomainError> {
+    at.map(|t| {
+        t.trim().parse::<jiff::Timestamp>().map_err(|_| {
+            DomainError::invalid("at", format!("{t:?} is not an RFC 3339 time such as 2026-11-30T20:00:00Z"))
+        })
+    })
+    .transpose()
+}
+
+#[utoipa::path(post, path = "/api/v1/engagements/{id}/contacts", tag = "contacts", security(("bearer" = [])), request_body = ContactIn,
+    params(("id" = String, Path, description = "Engagement id")),
+    responses((status = 201, description = "Recorded with its decision", body = ContactOut), (status = 200, description = "Dry run: the decision, not recorded", body = ContactOut),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_contact(
+    State(s): State<AppState>,
+    user: ApiUser,
+    Path(eid): Path<String>,
+    ApiJson(body): ApiJson<ContactIn>,
+) -> ApiResult<(StatusCode, Json<ContactOut>)> {
+    let engagement: EngagementId = id(&eid)?;
+    let channel: endwell_core::terms::Channel = body.channel.parse()?;
+    if body.message.trim().is_empty() {
+        return Err(DomainError::invalid("message", "the message is empty").into());
+    }
+    let mut message = endwell_core::message::Message::parse(body.message.as_bytes());
+    if let Some(from) = body.from.as_deref().filter(|f| !f.trim().is_empty())
+        && message.from.is_none()
+    {
+        message = endwell_core::message::Message::plain(Some(from), &message.body);
+    }
+    let incoming = crate::contacts::Incoming {
+        engagement,
+        channel,
+        message,
+        at: parse_at(body.at.as_deref())?,
+    };
+    if body.dry_run {
+        let ev = crate::contacts::evaluate(&s, &user.0, &incoming).await?;
+        let d = &ev.decision;
+        return Ok((
+            StatusCode::OK,
+            Json(ContactOut {
+                id: None,
+                engagement_id: engagement.to_string(),
+                channel: channel.key().into(),
+                sender: ev.sender.clone(),
+                subject: incoming.message.subject.clone(),
+                received_at: ev.at.to_string(),
+                action: d.action.key().into(),
+                release_at: d.release_at.map(|t| t.to_string()),
+                released_at: None,
+                labels: ev.labels.iter().map(|f| f.label.key().to_string()).collect(),
+                reasons: d.reasons.clone(),
+                reply: d.reply.as_ref().map(reply_out),
+            }),
+        ));
+    }
+    let (entry, _) = crate::contacts::receive(&s, &user.0, incoming).await?;
+    Ok((StatusCode::CREATED, Json(ContactOut::from(&entry))))
+}
+
+#[utoipa::path(get, path = "/api/v1/engagements/{id}/contacts", tag = "contacts", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Engagement id")),
+    responses((status = 200, description = "The latest 200 contacts, newest first", body = Vec<ContactOut>), (status = 404, body = ErrorBody)))]
+async fn list_contacts(
+    State(s): State<AppState>,
+    user: ApiUser,
+    Path(eid): Path<String>,
+) -> ApiResult<Json<Vec<ContactOut>>> {
+    let engagement: EngagementId = id(&eid)?;
+    // Existence and access first, so another practitioner's id is a 404.
+    s.store.engagement(user.viewer(), engagement).await?;
+    let list = s
+        .store
+        .inbox(
+            user.viewer(),
+            endwell_store::contacts::InboxQuery {
+                engagement: Some(engagement),
+                per_page: 200,
+                ..Default::default()
+            },
+        )
+        .await?;
+    Ok(Json(list.iter().map(ContactOut::from).collect()))
+}
+
+/// Open now? and when that changes.
+#[derive(Serialize, ToSchema)]
+pub struct AvailabilityOut {
+    pub open: bool,
+    pub next_open: Option<String>,
+    pub next_close: Option<String>,
+    /// "You will hear back by" for a message arriving at `at`.
+    pub reply_by: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct AtQuery {
+    /// RFC 3339; now when left out.
+    pub at: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/engagements/{id}/availability", tag = "contacts", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Engagement id"), AtQuery),
+    responses((status = 200, body = AvailabilityOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn availability(
+    State(s): State<AppState>,
+    user: ApiUser,
+    Path(eid): Path<String>,
+    Query(q): Query<AtQuery>,
+) -> ApiResult<Json<AvailabilityOut>> {
+    let engagement: EngagementId = id(&eid)?;
+    let at = parse_at(q.at.as_deref())?.unwrap_or_else(jiff::Timestamp::now);
+    let (_, terms) = s.store.terms_in_force(user.viewer(), engagement).await?;
+    let terms = terms.ok_or_else(|| DomainError::invalid("terms", "this engagement has no terms yet"))?;
+    let policy = s.policies.get(engagement, &terms, at);
+    let a = policy.availability();
+    let o = a.openness(at);
+    Ok(Json(AvailabilityOut {
+        open: o.open,
+        next_open: o.next_open.map(|t| t.to_string()),
+        next_close: o.next_close.map(|t| t.to_string()),
+        reply_by: a.reply_by(at).map(|t| t.to_string()),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/held", tag = "contacts", security(("bearer" = [])),
+    responses((status = 200, description = "Held contacts not yet released, newest first", body = Vec<ContactOut>)))]
+async fn list_held(State(s): State<AppState>, user: ApiUser) -> ApiResult<Json<Vec<ContactOut>>> {
+    let list = s
+        .store
+        .inbox(
+            user.viewer(),
+            endwell_store::contacts::InboxQuery {
+                waiting_only: true,
+                per_page: 200,
+                ..Default::default()
+            },
+        )
+        .await?;
+    Ok(Json(list.iter().map(ContactOut::from).collect()))
+}
+
+/// A released digest.
+#[derive(Serialize, ToSchema)]
+pub struct DigestOut {
+    pub id: String,
+    pub released_at: String,
+    pub contact_count: i64,
+    pub contacts: Vec<ContactOut>,
+}
+
+#[utoipa::path(post, path = "/api/v1/held/release", tag = "contacts", security(("bearer" = [])),
+    responses((status = 200, description = "Everything held, released now as one digest", body = DigestOut), (status = 204, description = "Nothing was held")))]
+async fn release_held(State(s): State<AppState>, user: ApiUser) -> ApiResult<axum::response::Response> {
+    match s.store.release_now(user.viewer()).await? {
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+        Some(d) => {
+            let contacts = s.store.digest_contacts(user.viewer(), d.id).await?;
+            Ok(Json(DigestOut {
+                id: d.id.to_string(),
+                released_at: d.released_at.to_string(),
+                contact_count: d.contact_count,
+                contacts: contacts.iter().map(ContactOut::from).collect(),
+            })
+            .into_response())
+        }
+    }
 }

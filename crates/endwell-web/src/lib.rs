@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod contacts;
 pub mod error;
 pub mod pages;
 pub mod throttle;
@@ -44,6 +45,7 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<WebConfig>,
     pub login_throttle: Arc<throttle::LoginThrottle>,
+    pub policies: Arc<contacts::PolicyCache>,
 }
 
 impl AppState {
@@ -52,6 +54,7 @@ impl AppState {
             store,
             config: Arc::new(config),
             login_throttle: Arc::default(),
+            policies: Arc::default(),
         }
     }
 }

@@ -215,6 +215,7 @@ const KNOWN_ENV: &[&str] = &[
     "ENDWELL_LOG",
     "ENDWELL_PASSWORD",
     "ENDWELL_TEST_POSTGRES",
+    "ENDWELL_SCHEDULER_SECONDS",
 ];
 
 /// A misspelt variable would otherwise be ignored in silence.
@@ -563,9 +564,30 @@ async fn serve(store: Store, web: WebConfig, listen: &str, banner: Option<String
     }
     println!("Endwell is running at http://{bound}/  (Ctrl-C stops it)");
     let _ = std::io::stdout().flush();
+    // Held contacts are released by a durable job queue; every instance runs
+    // the scheduler, and the database makes sure each release happens once.
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let scheduler = tokio::spawn(endwell_store::contacts::run_scheduler(
+        store.clone(),
+        std::time::Duration::from_secs(scheduler_seconds()),
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
     endwell_web::serve(listener, state, shutdown_signal()).await?;
+    let _ = stop_tx.send(());
+    let _ = scheduler.await;
     store.close().await;
     Ok(())
+}
+
+/// How often the scheduler looks for due jobs (`ENDWELL_SCHEDULER_SECONDS`, default 15).
+fn scheduler_seconds() -> u64 {
+    std::env::var("ENDWELL_SCHEDULER_SECONDS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(15)
 }
 
 async fn shutdown_signal() {
