@@ -27,6 +27,8 @@ use crate::AppState;
 use crate::auth::{self, CurrentUser, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
 use crate::error::AppError;
 
+mod office;
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/caseload") }))
@@ -34,6 +36,11 @@ pub fn routes() -> Router<AppState> {
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/caseload", get(caseload))
+        .route("/week", get(office::week))
+        .route("/inbox", get(office::inbox))
+        .route("/held", get(office::held))
+        .route("/held/release", post(office::release))
+        .route("/preview", get(office::preview_page).post(office::preview))
         .route("/clients", get(clients).post(create_client))
         .route("/clients/new", get(new_client))
         .route("/clients/{id}", get(client).post(update_client))

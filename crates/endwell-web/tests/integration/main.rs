@@ -3,3 +3,4 @@
 mod app;
 mod browser;
 mod http;
+mod office;
