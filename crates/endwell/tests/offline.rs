@@ -1,0 +1,109 @@
+//! `endwell availability` and `endwell decide` exactly in DESIGN.md's JSON
+//! shapes, and their exit codes on bad input.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+
+const TERMS: &str = include_str!("../../endwell-core/tests/design-terms.toml");
+
+fn terms_file() -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(TERMS.as_bytes()).unwrap();
+    f
+}
+
+fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_endwell"))
+        .args(args)
+        .env("ENDWELL_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn availability_json_shape() {
+    let f = terms_file();
+    let path = f.path().to_str().unwrap();
+    let (code, out, _) = run(&["availability", "--terms", path, "--at", "2026-11-30T20:00:00Z", "--json"], "");
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v, json!({"open": false, "next_open": "2026-12-01T09:00:00Z", "next_close": null}));
+    let (_, out, _) = run(&["availability", "--terms", path, "--at", "2026-11-30T10:00:00+00:00", "--json"], "");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v, json!({"open": true, "next_open": null, "next_close": "2026-11-30T12:30:00Z"}));
+}
+
+#[test]
+fn decide_json_shape() {
+    let f = terms_file();
+    let path = f.path().to_str().unwrap();
+    let mail = "Return-Path: <alex@example.net>\nFrom: alex@example.net\nTo: sam@clinic.example\nSubject: Thursday\nMessage-ID: <m1@example.net>\n\nCould we move Thursday?\n";
+    let (code, out, err) = run(
+        &["decide", "--terms", path, "--at", "2026-11-30T20:00:00Z", "--channel", "email", "--state", "active", "--json"],
+        mail,
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["action", "labels", "reasons", "release_at", "reply"]);
+    assert_eq!(v["action"], "auto_reply");
+    assert_eq!(v["release_at"], "2026-12-01T09:00:00Z");
+    let reply = v["reply"].as_object().unwrap();
+    let keys: Vec<&String> = reply.keys().collect();
+    assert_eq!(keys, ["body", "headers", "subject", "to"]);
+    assert_eq!(reply["to"], "alex@example.net");
+    assert_eq!(reply["headers"]["Auto-Submitted"], "auto-replied (away)");
+
+    // Replied already this closed spell: held only.
+    let (_, out, _) = run(
+        &["decide", "--terms", path, "--at", "2026-11-30T21:00:00Z", "--last-reply", "2026-11-30T20:00:00Z", "--json"],
+        mail,
+    );
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["action"], "hold");
+    assert_eq!(v["reply"], Value::Null);
+
+    // Plain text crisis by SMS, ended and transferred engagements.
+    let (_, out, _) = run(&["decide", "--terms", path, "--at", "2026-11-30T21:00:00Z", "--channel", "sms", "--json"], "i want to kill myself");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["action"], "crisis");
+    assert_eq!(v["release_at"], Value::Null);
+    assert_eq!(v["labels"], json!(["crisis"]));
+    let (_, out, _) = run(&["decide", "--terms", path, "--state", "ended", "--json"], mail);
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["action"], "ended");
+    let (_, out, _) = run(&["decide", "--terms", path, "--state", "transferred", "--json"], mail);
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["action"], "forward");
+}
+
+#[test]
+fn bad_input_exits_2_with_a_message() {
+    let f = terms_file();
+    let path = f.path().to_str().unwrap();
+    for args in [
+        vec!["decide", "--terms", path, "--at", "soon", "--json"],
+        vec!["decide", "--terms", path, "--channel", "fax", "--json"],
+        vec!["decide", "--terms", path, "--state", "paused", "--json"],
+    ] {
+        let (code, out, err) = run(&args, "hi");
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(out.is_empty());
+        assert!(err.starts_with("endwell: "), "{err}");
+    }
+    let mut bad = tempfile::NamedTempFile::new().unwrap();
+    bad.write_all(b"timezone = \"Europe/London\"\n[office_hours]\nmon = [\"09:00-17:00\"]\nlunch = 1\n").unwrap();
+    let (code, _, err) = run(&["availability", "--terms", bad.path().to_str().unwrap(), "--json"], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("lunch"), "{err}");
+}
