@@ -17,7 +17,11 @@ use jiff::{SignedDuration, Timestamp};
 fn bench(c: &mut Criterion) {
     let terms = Terms::from_toml(include_str!("../tests/design-terms.toml")).unwrap();
     let start: Timestamp = "2026-11-23T00:00:00Z".parse().unwrap();
-    let policy = Policy::compile(&terms, start - SignedDuration::from_hours(24 * 400), start + SignedDuration::from_hours(24 * 800));
+    let policy = Policy::compile(
+        &terms,
+        start - SignedDuration::from_hours(24 * 400),
+        start + SignedDuration::from_hours(24 * 800),
+    );
     let raw = [
         "Return-Path: <alex@example.net>\nFrom: Alex <alex@example.net>\nTo: sam@clinic.example\nSubject: Thursday\nMessage-ID: <m1@example.net>\n\nCould we move Thursday's session to Friday?\n",
         "Return-Path: <news@charity.example>\nFrom: news@charity.example\nTo: sam@clinic.example\nList-Id: <news.charity.example>\nSubject: News\n\nOur monthly newsletter\n",
@@ -52,7 +56,7 @@ fn bench(c: &mut Criterion) {
                 message: m,
                 labels,
                 at: times[i % times.len()],
-                last_reply: if i % 3 == 0 { Some(last) } else { None },
+                last_reply: if i.is_multiple_of(3) { Some(last) } else { None },
             });
             std::hint::black_box(d)
         })

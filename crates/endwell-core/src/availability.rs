@@ -67,7 +67,11 @@ impl Availability {
     /// from a year before it (for "when did this closed spell begin?") to
     /// a year after it.
     pub fn around(terms: &Terms, at: Timestamp) -> Availability {
-        Self::compile(terms, at - HORIZON - SignedDuration::from_hours(24 * 8), at + HORIZON * 2)
+        Self::compile(
+            terms,
+            at - HORIZON - SignedDuration::from_hours(24 * 8),
+            at + HORIZON * 2,
+        )
     }
 
     /// Compile the spells that intersect `[from, until)`, clipped to it.
@@ -151,7 +155,10 @@ impl Availability {
 
     /// The open spell containing `at`, if any.
     pub fn spell_at(&self, at: Timestamp) -> Option<Spell> {
-        self.open.get(self.first_ending_after(at)).copied().filter(|s| s.start <= at)
+        self.open
+            .get(self.first_ending_after(at))
+            .copied()
+            .filter(|s| s.start <= at)
     }
 
     pub fn is_open(&self, at: Timestamp) -> bool {
@@ -196,7 +203,11 @@ impl Availability {
         if self.open.get(i).is_some_and(|s| s.start <= at) {
             return None;
         }
-        Some(if i == 0 { self.window.start } else { self.open[i - 1].end })
+        Some(if i == 0 {
+            self.window.start
+        } else {
+            self.open[i - 1].end
+        })
     }
 
     /// "You will hear back by": the instant at which the response time,
@@ -233,7 +244,11 @@ impl Availability {
     /// "Tuesday 24 November 2026 at 09:00 (Europe/London time)".
     pub fn describe(&self, at: Timestamp, zone_name: &str) -> String {
         let z = at.to_zoned(self.tz.clone());
-        format!("{} at {} ({zone_name} time)", z.strftime("%A %-d %B %Y"), z.strftime("%H:%M"))
+        format!(
+            "{} at {} ({zone_name} time)",
+            z.strftime("%A %-d %B %Y"),
+            z.strftime("%H:%M")
+        )
     }
 }
 
@@ -261,7 +276,10 @@ fn closed_spells(terms: &Terms, tz: &TimeZone) -> Vec<Spell> {
             let (start, end) = match (e.from, e.to) {
                 (LocalPoint::Day(a), LocalPoint::Day(b)) => (
                     local_instant(tz, a.to_datetime(jiff::civil::Time::midnight()))?,
-                    local_instant(tz, b.checked_add(1.day()).ok()?.to_datetime(jiff::civil::Time::midnight()))?,
+                    local_instant(
+                        tz,
+                        b.checked_add(1.day()).ok()?.to_datetime(jiff::civil::Time::midnight()),
+                    )?,
                 ),
                 (LocalPoint::At(a), LocalPoint::At(b)) => (local_instant(tz, a)?, local_instant(tz, b)?),
                 _ => return None,
@@ -353,7 +371,10 @@ mod tests {
         assert_eq!(a.next_open(lunch), Some(ts("2026-11-30T13:30:00Z")));
         assert!(!a.is_open(lunch));
         // Friday after 15:00 → Monday 09:00.
-        assert_eq!(a.next_open(ts("2026-12-04T15:00:00Z")), Some(ts("2026-12-07T09:00:00Z")));
+        assert_eq!(
+            a.next_open(ts("2026-12-04T15:00:00Z")),
+            Some(ts("2026-12-07T09:00:00Z"))
+        );
     }
 
     #[test]
@@ -363,8 +384,14 @@ mod tests {
         let a = Availability::around(&t, at);
         assert_eq!(a.next_close(at), Some(ts("2026-12-23T17:00:00Z")));
         // Closed 24th to 28th inclusive; 29th is a Tuesday.
-        assert_eq!(a.next_open(ts("2026-12-23T18:00:00Z")), Some(ts("2026-12-29T09:00:00Z")));
-        assert_eq!(a.closed_since(ts("2026-12-26T12:00:00Z")), Some(ts("2026-12-23T17:00:00Z")));
+        assert_eq!(
+            a.next_open(ts("2026-12-23T18:00:00Z")),
+            Some(ts("2026-12-29T09:00:00Z"))
+        );
+        assert_eq!(
+            a.closed_since(ts("2026-12-26T12:00:00Z")),
+            Some(ts("2026-12-23T17:00:00Z"))
+        );
     }
 
     #[test]
@@ -373,7 +400,10 @@ mod tests {
         let at = ts("2027-01-15T11:00:00Z"); // Friday, open 09:00-15:00, training from 12:00
         let a = Availability::around(&t, at);
         assert_eq!(a.next_close(at), Some(ts("2027-01-15T12:00:00Z")));
-        assert_eq!(a.next_open(ts("2027-01-15T12:00:00Z")), Some(ts("2027-01-18T09:00:00Z")));
+        assert_eq!(
+            a.next_open(ts("2027-01-15T12:00:00Z")),
+            Some(ts("2027-01-18T09:00:00Z"))
+        );
     }
 
     #[test]
@@ -382,7 +412,13 @@ mod tests {
         let at = ts("2026-11-30T21:00:00Z");
         let a = Availability::around(&t, at);
         assert_eq!(a.next_close(at), Some(ts("2026-12-01T03:00:00Z")));
-        assert_eq!(a.open_spells().iter().filter(|s| s.start.to_string().starts_with("2026-11-30")).count(), 1);
+        assert_eq!(
+            a.open_spells()
+                .iter()
+                .filter(|s| s.start.to_string().starts_with("2026-11-30"))
+                .count(),
+            1
+        );
     }
 
     #[test]
@@ -393,7 +429,10 @@ mod tests {
         let a = Availability::around(&t, at);
         // 01:30 with the offset before the change (GMT) is 01:30Z = 02:30 BST.
         assert_eq!(a.next_open(at), Some(ts("2026-03-29T01:30:00Z")));
-        assert_eq!(a.next_close(ts("2026-03-29T01:45:00Z")), Some(ts("2026-03-29T02:00:00Z")));
+        assert_eq!(
+            a.next_close(ts("2026-03-29T01:45:00Z")),
+            Some(ts("2026-03-29T02:00:00Z"))
+        );
     }
 
     #[test]
@@ -404,7 +443,10 @@ mod tests {
         let a = Availability::around(&t, at);
         // 01:30 BST = 00:30Z; 02:30 GMT = 02:30Z.
         assert_eq!(a.next_open(at), Some(ts("2026-10-25T00:30:00Z")));
-        assert_eq!(a.next_close(ts("2026-10-25T01:00:00Z")), Some(ts("2026-10-25T02:30:00Z")));
+        assert_eq!(
+            a.next_close(ts("2026-10-25T01:00:00Z")),
+            Some(ts("2026-10-25T02:30:00Z"))
+        );
     }
 
     #[test]
@@ -472,7 +514,8 @@ mod tests {
     #[test]
     fn lord_howe_half_hour_shift() {
         // Lord Howe: +11 in summer, +10:30 in winter; back on Sunday 5 April 2026 at 02:00 → 01:30.
-        let t = Terms::from_toml("timezone = \"Australia/Lord_Howe\"\n[office_hours]\nsun = [\"01:00-02:00\"]\n").unwrap();
+        let t =
+            Terms::from_toml("timezone = \"Australia/Lord_Howe\"\n[office_hours]\nsun = [\"01:00-02:00\"]\n").unwrap();
         let at = ts("2026-04-04T00:00:00Z");
         let a = Availability::around(&t, at);
         let open = a.next_open(at).unwrap();

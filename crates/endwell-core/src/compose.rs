@@ -101,7 +101,10 @@ impl Template {
                 lit.push('}');
                 rest = after;
             } else if tail.starts_with('}') {
-                return Err(DomainError::invalid(field, "has a \"}\" without \"{\"; write \"}}\" for a brace"));
+                return Err(DomainError::invalid(
+                    field,
+                    "has a \"}\" without \"{\"; write \"}}\" for a brace",
+                ));
             } else {
                 let end = tail.find('}').ok_or_else(|| {
                     DomainError::invalid(field, "has a \"{\" that is never closed; write \"{{\" for a brace")
@@ -114,7 +117,9 @@ impl Template {
                     .ok_or_else(|| {
                         DomainError::invalid(
                             field,
-                            format!("{{{key}}} is not a placeholder; use {{name}}, {{reply_by}}, {{crisis}} or {{text}}"),
+                            format!(
+                                "{{{key}}} is not a placeholder; use {{name}}, {{reply_by}}, {{crisis}} or {{text}}"
+                            ),
                         )
                     })?;
                 if !lit.is_empty() {

@@ -146,7 +146,12 @@ impl Policy {
         Policy {
             terms: terms.clone(),
             availability,
-            own: terms.practitioner.addresses.iter().map(|a| a.trim().to_ascii_lowercase()).collect(),
+            own: terms
+                .practitioner
+                .addresses
+                .iter()
+                .map(|a| a.trim().to_ascii_lowercase())
+                .collect(),
             // Terms are checked when read, so their templates parse; fall back to defaults regardless.
             templates: Templates::from_terms(terms).unwrap_or_else(|_| {
                 Templates::from_terms(&Terms::starter(terms.timezone.clone(), "")).expect("default templates parse")
@@ -422,7 +427,11 @@ impl Policy {
             } else if !m.references.is_empty() {
                 headers.insert(
                     "References".into(),
-                    m.references.iter().map(|r| format!("<{r}>")).collect::<Vec<_>>().join(" "),
+                    m.references
+                        .iter()
+                        .map(|r| format!("<{r}>"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
                 );
             }
             subject = Some(reply_subject(m.subject.as_deref()));
@@ -476,11 +485,11 @@ pub fn not_a_person(m: &Message) -> Option<String> {
     if let Some(h) = m.list_headers.first() {
         return Some(format!("mailing-list mail ({h} header)"));
     }
-    if let Some(v) = m
-        .precedence
-        .iter()
-        .find(|v| ["bulk", "list", "junk"].iter().any(|p| v.trim().eq_ignore_ascii_case(p)))
-    {
+    if let Some(v) = m.precedence.iter().find(|v| {
+        ["bulk", "list", "junk"]
+            .iter()
+            .any(|p| v.trim().eq_ignore_ascii_case(p))
+    }) {
         return Some(format!("bulk mail (Precedence: {v})"));
     }
     if let Some(v) = m.auto_response_suppress.iter().find(|v| {
@@ -488,7 +497,9 @@ pub fn not_a_person(m: &Message) -> Option<String> {
             .map(str::trim)
             .any(|p| p.eq_ignore_ascii_case("all") || p.eq_ignore_ascii_case("oof"))
     }) {
-        return Some(format!("the sender asked for no automatic replies (X-Auto-Response-Suppress: {v})"));
+        return Some(format!(
+            "the sender asked for no automatic replies (X-Auto-Response-Suppress: {v})"
+        ));
     }
     if m.received > MAX_RECEIVED {
         return Some(format!("{} Received headers: looks like a mail loop", m.received));
@@ -503,7 +514,11 @@ pub fn not_a_person(m: &Message) -> Option<String> {
 
 /// Addresses of automated systems (RFC 5230 §4.6) and no-reply senders (an Endwell policy).
 fn system_sender(addr: &str) -> Option<String> {
-    let local = addr.rsplit_once('@').map(|(l, _)| l).unwrap_or(addr).to_ascii_lowercase();
+    let local = addr
+        .rsplit_once('@')
+        .map(|(l, _)| l)
+        .unwrap_or(addr)
+        .to_ascii_lowercase();
     let system = ["mailer-daemon", "listserv", "majordomo"].contains(&local.as_str())
         || local.contains("-request")
         || local.starts_with("owner-");

@@ -126,8 +126,11 @@ impl Message {
             .into_iter()
             .flatten()
         {
-            msg.recipients
-                .extend(a.iter().filter_map(|x| x.address()).map(|x| x.trim().to_ascii_lowercase()));
+            msg.recipients.extend(
+                a.iter()
+                    .filter_map(|x| x.address())
+                    .map(|x| x.trim().to_ascii_lowercase()),
+            );
         }
         msg.subject = m.subject().map(|s| s.trim().to_string());
         msg.message_id = m.message_id().map(str::to_string);
@@ -183,14 +186,22 @@ fn looks_like_mail(text: &str) -> bool {
     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     match first.split_once(':') {
         Some((name, _)) => {
-            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         }
         None => false,
     }
 }
 
 fn unfold(value: &str) -> String {
-    value.split(['\r', '\n']).map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ")
+    value
+        .split(['\r', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn text_list(v: &mail_parser::HeaderValue) -> Vec<String> {

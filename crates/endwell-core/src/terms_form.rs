@@ -333,6 +333,12 @@ impl TermsForm {
     }
 }
 
+/// A template field: empty means "use the default wording".
+fn template(text: &str) -> Option<String> {
+    let t = text.trim();
+    (!t.is_empty()).then(|| t.replace("\r\n", "\n"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,10 +424,4 @@ mod tests {
         };
         assert_eq!(single.to_terms().unwrap().exceptions.len(), 1);
     }
-}
-
-/// A template field: empty means "use the default wording".
-fn template(text: &str) -> Option<String> {
-    let t = text.trim();
-    (!t.is_empty()).then(|| t.replace("\r\n", "\n"))
 }

@@ -122,7 +122,11 @@ fn once_per_closed_spell() {
     }
     .decide(&plain_message());
     assert_eq!(d.action, Action::Hold, "{d:?}");
-    assert!(d.reasons.iter().any(|r| r.contains("already had an automatic reply in this closed spell")));
+    assert!(
+        d.reasons
+            .iter()
+            .any(|r| r.contains("already had an automatic reply in this closed spell"))
+    );
     // Replied during the previous closed spell (last weekend): a new spell, a new reply.
     let d = Case {
         at: EVENING,
@@ -144,8 +148,14 @@ fn every_n_days() {
         last_reply: Some(last),
         ..Case::default()
     };
-    assert_eq!(case("2026-11-28T20:00:00Z").decide(&plain_message()).action, Action::Hold);
-    assert_eq!(case("2026-11-26T20:00:00Z").decide(&plain_message()).action, Action::AutoReply);
+    assert_eq!(
+        case("2026-11-28T20:00:00Z").decide(&plain_message()).action,
+        Action::Hold
+    );
+    assert_eq!(
+        case("2026-11-26T20:00:00Z").decide(&plain_message()).action,
+        Action::AutoReply
+    );
 }
 
 #[test]
@@ -189,7 +199,11 @@ fn crisis_on_call_says_so() {
     .decide(&m);
     assert_eq!(d.action, Action::Crisis);
     assert!(d.on_call);
-    assert!(d.reasons.iter().any(|r| r.contains("on call for sms")), "{:?}", d.reasons);
+    assert!(
+        d.reasons.iter().any(|r| r.contains("on call for sms")),
+        "{:?}",
+        d.reasons
+    );
     assert_eq!(d.reply.unwrap().to.as_deref(), Some("+447700900123"));
 }
 
@@ -221,11 +235,7 @@ fn list_bulk_and_automatic_mail_is_never_answered() {
         ("X-Auto-Response-Suppress: All\r\n", "no automatic replies"),
     ] {
         for at in [OPEN, EVENING] {
-            let d = Case {
-                at,
-                ..Case::default()
-            }
-            .decide(&mail(headers, "Our newsletter"));
+            let d = Case { at, ..Case::default() }.decide(&mail(headers, "Our newsletter"));
             assert_eq!(d.action, Action::Ignore, "{headers}: {d:?}");
             assert!(d.reply.is_none());
             assert!(d.reasons.iter().any(|r| r.contains(why)), "{headers}: {:?}", d.reasons);
@@ -249,9 +259,15 @@ fn null_and_system_senders_are_never_answered() {
     }
     .decide(&bounce);
     assert_eq!(d.action, Action::Ignore, "{d:?}");
-    for sender in ["MAILER-DAEMON@mx.example", "list-request@x.example", "owner-list@x.example", "noreply@shop.example"] {
+    for sender in [
+        "MAILER-DAEMON@mx.example",
+        "list-request@x.example",
+        "owner-list@x.example",
+        "noreply@shop.example",
+    ] {
         let m = Message::parse(
-            format!("Return-Path: <{sender}>\r\nFrom: {sender}\r\nTo: sam@clinic.example\r\nSubject: x\r\n\r\nx").as_bytes(),
+            format!("Return-Path: <{sender}>\r\nFrom: {sender}\r\nTo: sam@clinic.example\r\nSubject: x\r\n\r\nx")
+                .as_bytes(),
         );
         let d = Case {
             at: EVENING,

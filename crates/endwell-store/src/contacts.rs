@@ -194,9 +194,14 @@ impl Store {
             id: id_col(r, "id")?,
             practitioner_id: id_col(r, "practitioner_id")?,
             engagement_id: engagement
-                .map(|s| s.parse().map_err(|_| StoreError::Corrupt(format!("engagement_id {s:?}"))))
+                .map(|s| {
+                    s.parse()
+                        .map_err(|_| StoreError::Corrupt(format!("engagement_id {s:?}")))
+                })
                 .transpose()?,
-            channel: channel.parse().map_err(|_| StoreError::Corrupt(format!("channel {channel:?}")))?,
+            channel: channel
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("channel {channel:?}")))?,
             sender: self.key.open(&r.try_get::<String, _>("sender")?)?,
             subject: r
                 .try_get::<Option<String>, _>("subject")?
@@ -233,7 +238,9 @@ impl Store {
             binds.push(fmt_ts(t));
             binds.push(id.to_string());
             let (a, b) = (binds.len() - 1, binds.len());
-            sql.push_str(&format!(" AND (received_at < ${a} OR (received_at = ${a} AND id < ${b}))"));
+            sql.push_str(&format!(
+                " AND (received_at < ${a} OR (received_at = ${a} AND id < ${b}))"
+            ));
         }
         sql.push_str(&format!(" ORDER BY received_at DESC, id DESC LIMIT {per_page}"));
         let mut query = sqlx::query(&sql);

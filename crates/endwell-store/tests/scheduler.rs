@@ -35,7 +35,13 @@ async fn practitioner(store: &Store, email: &str) -> Viewer {
 }
 
 /// Decide and record one contact from `sender` at `at`.
-async fn contact(store: &Store, v: Viewer, sender: &str, body: &str, at: &str) -> endwell_store::contacts::ContactEntry {
+async fn contact(
+    store: &Store,
+    v: Viewer,
+    sender: &str,
+    body: &str,
+    at: &str,
+) -> endwell_store::contacts::ContactEntry {
     let terms = Terms::from_toml(TERMS).unwrap();
     let at: Timestamp = at.parse().unwrap();
     let raw = format!("Return-Path: <{sender}>\nFrom: {sender}\nTo: sam@clinic.example\nSubject: hello\n\n{body}\n");
@@ -107,7 +113,13 @@ async fn held_contacts_are_recorded_sealed_and_answered_once_per_spell() {
         assert!(store.contact(other, first.id).await.is_err());
         assert!(
             store
-                .inbox(other, InboxQuery { per_page: 50, ..Default::default() })
+                .inbox(
+                    other,
+                    InboxQuery {
+                        per_page: 50,
+                        ..Default::default()
+                    }
+                )
                 .await
                 .unwrap()
                 .is_empty()
@@ -120,7 +132,10 @@ async fn held_contacts_are_recorded_sealed_and_answered_once_per_spell() {
             let wal = std::fs::read(format!("{}-wal", db.url)).unwrap_or_default();
             for hay in [bytes, wal] {
                 assert!(!hay.windows(13).any(|w| w == b"Also, Friday?"), "body stored in clear");
-                assert!(!hay.windows(16).any(|w| w == b"alex@example.net"), "sender stored in clear");
+                assert!(
+                    !hay.windows(16).any(|w| w == b"alex@example.net"),
+                    "sender stored in clear"
+                );
             }
         } else {
             store.close().await;
@@ -152,7 +167,13 @@ async fn release_is_exactly_once_across_a_restart() {
 
         // Restart again: nothing is released twice.
         let store = db.store().await;
-        assert!(store.release_due("2026-12-02T09:00:00Z".parse().unwrap(), 10).await.unwrap().is_empty());
+        assert!(
+            store
+                .release_due("2026-12-02T09:00:00Z".parse().unwrap(), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(store.next_job_at().await.unwrap(), None);
         let released = store.digest_contacts(sam, digests[0].id).await.unwrap();
         assert_eq!(released.len(), 3);
@@ -175,7 +196,13 @@ async fn release_now_takes_everything_waiting_once() {
         assert_eq!(d.contact_count, 2, "{backend}");
         assert!(store.release_now(sam).await.unwrap().is_none());
         // The scheduled job later finds nothing left and makes no empty digest.
-        assert!(store.release_due(RELEASE.parse().unwrap(), 10).await.unwrap().is_empty());
+        assert!(
+            store
+                .release_due(RELEASE.parse().unwrap(), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(store.digests(sam, 10).await.unwrap().len(), 1);
         store.close().await;
         db.cleanup().await;

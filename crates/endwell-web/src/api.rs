@@ -752,7 +752,10 @@ impl From<&endwell_store::contacts::ContactEntry> for ContactOut {
 fn parse_at(at: Option<&str>) -> Result<Option<jiff::Timestamp>, DomainError> {
     at.map(|t| {
         t.trim().parse::<jiff::Timestamp>().map_err(|_| {
-            DomainError::invalid("at", format!("{t:?} is not an RFC 3339 time such as 2026-11-30T20:00:00Z"))
+            DomainError::invalid(
+                "at",
+                format!("{t:?} is not an RFC 3339 time such as 2026-11-30T20:00:00Z"),
+            )
         })
     })
     .transpose()

@@ -67,12 +67,21 @@ pub struct Evaluation {
 
 /// The terms to decide by: those in force, or starter terms in the
 /// practitioner's zone before any were written (so nothing is lost).
-async fn terms_for(state: &AppState, viewer: Viewer, user: &User, id: EngagementId) -> Result<(Engagement, Terms), AppError> {
+async fn terms_for(
+    state: &AppState,
+    viewer: Viewer,
+    user: &User,
+    id: EngagementId,
+) -> Result<(Engagement, Terms), AppError> {
     let (e, terms) = state.store.terms_in_force(viewer, id).await?;
     let terms = match terms {
         Some(t) => t,
         None => {
-            let zone = user.timezone.parse().or_else(|_| "UTC".parse()).map_err(AppError::Domain)?;
+            let zone = user
+                .timezone
+                .parse()
+                .or_else(|_| "UTC".parse())
+                .map_err(AppError::Domain)?;
             Terms::starter(zone, &user.display_name)
         }
     };
@@ -113,7 +122,11 @@ pub async fn evaluate(state: &AppState, user: &User, incoming: &Incoming) -> Res
 }
 
 /// Decide and record.
-pub async fn receive(state: &AppState, user: &User, incoming: Incoming) -> Result<(ContactEntry, Evaluation), AppError> {
+pub async fn receive(
+    state: &AppState,
+    user: &User,
+    incoming: Incoming,
+) -> Result<(ContactEntry, Evaluation), AppError> {
     let ev = evaluate(state, user, &incoming).await?;
     let viewer = Viewer {
         id: user.id,

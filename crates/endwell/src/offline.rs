@@ -16,7 +16,8 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 pub fn read_terms(path: &Path) -> anyhow::Result<Terms> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the terms file {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read the terms file {}", path.display()))?;
     Terms::from_toml(&text).with_context(|| format!("in {}", path.display()))
 }
 
@@ -27,7 +28,9 @@ pub fn parse_time(field: &str, text: Option<&str>) -> Result<Timestamp, DomainEr
         Some(t) => t.parse::<Timestamp>().map_err(|_| {
             DomainError::invalid(
                 field,
-                format!("{t:?} is not an RFC 3339 time; write it like 2026-11-30T20:00:00Z or 2026-11-30T20:00:00+00:00"),
+                format!(
+                    "{t:?} is not an RFC 3339 time; write it like 2026-11-30T20:00:00Z or 2026-11-30T20:00:00+00:00"
+                ),
             )
         }),
     }
@@ -72,10 +75,7 @@ pub struct DecideArgs<'a> {
 pub fn decide(args: DecideArgs) -> anyhow::Result<()> {
     let terms = read_terms(args.terms)?;
     let at = parse_time("at", args.at)?;
-    let last_reply = args
-        .last_reply
-        .map(|t| parse_time("last-reply", Some(t)))
-        .transpose()?;
+    let last_reply = args.last_reply.map(|t| parse_time("last-reply", Some(t))).transpose()?;
     let channel: Channel = args.channel.parse()?;
     let state: EngagementState = args.state.parse()?;
     let mut raw = Vec::new();

@@ -36,13 +36,39 @@ fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
 fn availability_json_shape() {
     let f = terms_file();
     let path = f.path().to_str().unwrap();
-    let (code, out, _) = run(&["availability", "--terms", path, "--at", "2026-11-30T20:00:00Z", "--json"], "");
+    let (code, out, _) = run(
+        &[
+            "availability",
+            "--terms",
+            path,
+            "--at",
+            "2026-11-30T20:00:00Z",
+            "--json",
+        ],
+        "",
+    );
     assert_eq!(code, 0);
     let v: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v, json!({"open": false, "next_open": "2026-12-01T09:00:00Z", "next_close": null}));
-    let (_, out, _) = run(&["availability", "--terms", path, "--at", "2026-11-30T10:00:00+00:00", "--json"], "");
+    assert_eq!(
+        v,
+        json!({"open": false, "next_open": "2026-12-01T09:00:00Z", "next_close": null})
+    );
+    let (_, out, _) = run(
+        &[
+            "availability",
+            "--terms",
+            path,
+            "--at",
+            "2026-11-30T10:00:00+00:00",
+            "--json",
+        ],
+        "",
+    );
     let v: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v, json!({"open": true, "next_open": null, "next_close": "2026-11-30T12:30:00Z"}));
+    assert_eq!(
+        v,
+        json!({"open": true, "next_open": null, "next_close": "2026-11-30T12:30:00Z"})
+    );
 }
 
 #[test]
@@ -51,7 +77,18 @@ fn decide_json_shape() {
     let path = f.path().to_str().unwrap();
     let mail = "Return-Path: <alex@example.net>\nFrom: alex@example.net\nTo: sam@clinic.example\nSubject: Thursday\nMessage-ID: <m1@example.net>\n\nCould we move Thursday?\n";
     let (code, out, err) = run(
-        &["decide", "--terms", path, "--at", "2026-11-30T20:00:00Z", "--channel", "email", "--state", "active", "--json"],
+        &[
+            "decide",
+            "--terms",
+            path,
+            "--at",
+            "2026-11-30T20:00:00Z",
+            "--channel",
+            "email",
+            "--state",
+            "active",
+            "--json",
+        ],
         mail,
     );
     assert_eq!(code, 0, "{err}");
@@ -68,7 +105,16 @@ fn decide_json_shape() {
 
     // Replied already this closed spell: held only.
     let (_, out, _) = run(
-        &["decide", "--terms", path, "--at", "2026-11-30T21:00:00Z", "--last-reply", "2026-11-30T20:00:00Z", "--json"],
+        &[
+            "decide",
+            "--terms",
+            path,
+            "--at",
+            "2026-11-30T21:00:00Z",
+            "--last-reply",
+            "2026-11-30T20:00:00Z",
+            "--json",
+        ],
         mail,
     );
     let v: Value = serde_json::from_str(&out).unwrap();
@@ -76,7 +122,19 @@ fn decide_json_shape() {
     assert_eq!(v["reply"], Value::Null);
 
     // Plain text crisis by SMS, ended and transferred engagements.
-    let (_, out, _) = run(&["decide", "--terms", path, "--at", "2026-11-30T21:00:00Z", "--channel", "sms", "--json"], "i want to kill myself");
+    let (_, out, _) = run(
+        &[
+            "decide",
+            "--terms",
+            path,
+            "--at",
+            "2026-11-30T21:00:00Z",
+            "--channel",
+            "sms",
+            "--json",
+        ],
+        "i want to kill myself",
+    );
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["action"], "crisis");
     assert_eq!(v["release_at"], Value::Null);
@@ -102,7 +160,8 @@ fn bad_input_exits_2_with_a_message() {
         assert!(err.starts_with("endwell: "), "{err}");
     }
     let mut bad = tempfile::NamedTempFile::new().unwrap();
-    bad.write_all(b"timezone = \"Europe/London\"\n[office_hours]\nmon = [\"09:00-17:00\"]\nlunch = 1\n").unwrap();
+    bad.write_all(b"timezone = \"Europe/London\"\n[office_hours]\nmon = [\"09:00-17:00\"]\nlunch = 1\n")
+        .unwrap();
     let (code, _, err) = run(&["availability", "--terms", bad.path().to_str().unwrap(), "--json"], "");
     assert_eq!(code, 2);
     assert!(err.contains("lunch"), "{err}");

@@ -7,10 +7,10 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
-use endwell_core::{EngagementId, EngagementState};
 use endwell_core::availability::Availability;
 use endwell_core::message::Message;
 use endwell_core::terms::{Channel, Terms, Weekday};
+use endwell_core::{EngagementId, EngagementState};
 use endwell_store::CaseloadQuery;
 use endwell_store::contacts::{ContactEntry, InboxQuery};
 use jiff::{Timestamp, ToSpan};
@@ -29,9 +29,17 @@ pub struct Choice {
 }
 
 /// The viewer's engagements that are not closed, newest first.
-async fn choices(state: &AppState, user: &CurrentUser, selected: Option<&str>) -> Result<Vec<Choice>, super::PageError> {
+async fn choices(
+    state: &AppState,
+    user: &CurrentUser,
+    selected: Option<&str>,
+) -> Result<Vec<Choice>, super::PageError> {
     let mut out: Vec<Choice> = Vec::new();
-    for st in [EngagementState::Active, EngagementState::Ending, EngagementState::Proposed] {
+    for st in [
+        EngagementState::Active,
+        EngagementState::Ending,
+        EngagementState::Proposed,
+    ] {
         let page = state
             .store
             .caseload(
@@ -55,9 +63,7 @@ async fn choices(state: &AppState, user: &CurrentUser, selected: Option<&str>) -
                 }),
         );
     }
-    let pick = selected
-        .and_then(|s| out.iter().position(|c| c.id == s))
-        .unwrap_or(0);
+    let pick = selected.and_then(|s| out.iter().position(|c| c.id == s)).unwrap_or(0);
     if let Some(c) = out.get_mut(pick) {
         c.selected = true;
     }
@@ -126,10 +132,14 @@ fn fill_week(page: &mut WeekPage, terms: &Terms, now: Timestamp) {
         .unwrap_or(today);
     let hm = |t: Timestamp| t.to_zoned(tz.clone()).strftime("%H:%M").to_string();
     for i in 0..7 {
-        let Ok(day) = monday.checked_add((i as i64).days()) else { continue };
+        let Ok(day) = monday.checked_add((i as i64).days()) else {
+            continue;
+        };
         let (Ok(start), Ok(end)) = (
             day.to_zoned(tz.clone()).map(|z| z.timestamp()),
-            day.tomorrow().and_then(|d| d.to_zoned(tz.clone())).map(|z| z.timestamp()),
+            day.tomorrow()
+                .and_then(|d| d.to_zoned(tz.clone()))
+                .map(|z| z.timestamp()),
         ) else {
             continue;
         };
@@ -147,7 +157,11 @@ fn fill_week(page: &mut WeekPage, terms: &Terms, now: Timestamp) {
             .filter_map(|o| {
                 clip(o.spell.start, o.spell.end).map(|t| {
                     let ch: Vec<&str> = o.channels.iter().map(|c| c.key()).collect();
-                    if ch.is_empty() { t } else { format!("{t} ({})", ch.join(", ")) }
+                    if ch.is_empty() {
+                        t
+                    } else {
+                        format!("{t} ({})", ch.join(", "))
+                    }
                 })
             })
             .collect();
@@ -157,12 +171,20 @@ fn fill_week(page: &mut WeekPage, terms: &Terms, now: Timestamp) {
             .filter(|e| {
                 let (from, to) = match (e.from, e.to) {
                     (endwell_core::terms::LocalPoint::Day(a), endwell_core::terms::LocalPoint::Day(b)) => (a, b),
-                    (endwell_core::terms::LocalPoint::At(a), endwell_core::terms::LocalPoint::At(b)) => (a.date(), b.date()),
+                    (endwell_core::terms::LocalPoint::At(a), endwell_core::terms::LocalPoint::At(b)) => {
+                        (a.date(), b.date())
+                    }
                     _ => return false,
                 };
                 from <= day && day <= to
             })
-            .map(|e| if e.reason.is_empty() { "Closed".to_string() } else { e.reason.clone() })
+            .map(|e| {
+                if e.reason.is_empty() {
+                    "Closed".to_string()
+                } else {
+                    e.reason.clone()
+                }
+            })
             .collect();
         page.days.push(DayRow {
             name: Weekday::of(day).name().to_string(),
@@ -232,7 +254,11 @@ fn contact_row(c: &ContactEntry, tz: &str) -> ContactRow {
         channel: c.channel.key(),
         sender: c.sender.clone(),
         subject: c.subject.clone().unwrap_or_default(),
-        excerpt: if c.body.chars().count() > 280 { format!("{excerpt}…") } else { excerpt },
+        excerpt: if c.body.chars().count() > 280 {
+            format!("{excerpt}…")
+        } else {
+            excerpt
+        },
         action: c.action.key(),
         action_label: action_label(c.action),
         reasons: c.reasons.clone(),
@@ -267,7 +293,13 @@ pub struct InboxParams {
 pub async fn inbox(State(state): State<AppState>, user: CurrentUser) -> PageResult {
     let list = state
         .store
-        .inbox(user.viewer(), InboxQuery { per_page: 100, ..Default::default() })
+        .inbox(
+            user.viewer(),
+            InboxQuery {
+                per_page: 100,
+                ..Default::default()
+            },
+        )
         .await
         .or_page(&user)?;
     let tz = user.user.timezone.clone();
@@ -287,7 +319,14 @@ pub async fn held(State(state): State<AppState>, user: CurrentUser, Query(p): Qu
     let v = user.viewer();
     let list = state
         .store
-        .inbox(v, InboxQuery { waiting_only: true, per_page: 200, ..Default::default() })
+        .inbox(
+            v,
+            InboxQuery {
+                waiting_only: true,
+                per_page: 200,
+                ..Default::default()
+            },
+        )
         .await
         .or_page(&user)?;
     let digests = state.store.digests(v, 10).await.or_page(&user)?;
@@ -360,7 +399,12 @@ struct PreviewPage {
 fn channels(selected: &str) -> Vec<(&'static str, bool)> {
     Channel::ALL
         .iter()
-        .map(|c| (c.key(), c.key() == selected || (selected.is_empty() && *c == Channel::Email)))
+        .map(|c| {
+            (
+                c.key(),
+                c.key() == selected || (selected.is_empty() && *c == Channel::Email),
+            )
+        })
         .collect()
 }
 
@@ -413,7 +457,12 @@ pub async fn preview(State(state): State<AppState>, user: CurrentUser, body: Byt
         if message.from.is_none() && !page.form.from.trim().is_empty() {
             message = Message::plain(Some(page.form.from.trim()), &message.body);
         }
-        let incoming = Incoming { engagement, channel, message, at };
+        let incoming = Incoming {
+            engagement,
+            channel,
+            message,
+            at,
+        };
         if page.form.record == "yes" {
             receive(&state, &user.user, incoming).await.map(|(_, ev)| (ev, true))
         } else {

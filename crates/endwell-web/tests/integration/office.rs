@@ -42,20 +42,31 @@ on_every_backend!(contact_api_records_decides_and_releases, |app: &TestApp| asyn
     };
 
     // A dry run decides without recording.
-    let r = post(json!({"channel": "email", "message": EVENING_MAIL, "at": "2026-11-30T20:00:00Z", "dry_run": true})).await.unwrap();
+    let r = post(json!({"channel": "email", "message": EVENING_MAIL, "at": "2026-11-30T20:00:00Z", "dry_run": true}))
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let d: Value = r.json().await.unwrap();
     assert_eq!(d["action"], "auto_reply");
     assert_eq!(d["id"], Value::Null);
     assert_eq!(d["release_at"], "2026-12-01T09:00:00Z");
-    assert!(d["reply"]["body"].as_str().unwrap().contains("Thursday 3 December 2026 at 17:00"));
+    assert!(
+        d["reply"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("Thursday 3 December 2026 at 17:00")
+    );
 
     // Recorded: the first gets the reply, the second is only held.
-    let r = post(json!({"channel": "email", "message": EVENING_MAIL, "at": "2026-11-30T20:00:00Z"})).await.unwrap();
+    let r = post(json!({"channel": "email", "message": EVENING_MAIL, "at": "2026-11-30T20:00:00Z"}))
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     let first: Value = r.json().await.unwrap();
     assert_eq!(first["action"], "auto_reply");
-    let r = post(json!({"channel": "email", "message": EVENING_MAIL, "at": "2026-11-30T21:00:00Z"})).await.unwrap();
+    let r = post(json!({"channel": "email", "message": EVENING_MAIL, "at": "2026-11-30T21:00:00Z"}))
+        .await
+        .unwrap();
     let second: Value = r.json().await.unwrap();
     assert_eq!(second["action"], "hold", "{second}");
     // A crisis by SMS is never held.
@@ -70,12 +81,22 @@ on_every_backend!(contact_api_records_decides_and_releases, |app: &TestApp| asyn
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["field"], "channel");
-    let r = post(json!({"channel": "email", "message": "hi", "at": "yesterday"})).await.unwrap();
+    let r = post(json!({"channel": "email", "message": "hi", "at": "yesterday"}))
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let r = post(json!({"channel": "email"})).await.unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
-    let held: Value = api.get(app.url("/api/v1/held")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let held: Value = api
+        .get(app.url("/api/v1/held"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(held.as_array().unwrap().len(), 2);
     let list: Value = api
         .get(app.url(&format!("/api/v1/engagements/{eid}/contacts")))
@@ -98,11 +119,18 @@ on_every_backend!(contact_api_records_decides_and_releases, |app: &TestApp| asyn
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let r = api.get(app.url("/api/v1/held")).bearer_auth(&other).send().await.unwrap();
+    let r = api
+        .get(app.url("/api/v1/held"))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap(), json!([]));
 
     let a: Value = api
-        .get(app.url(&format!("/api/v1/engagements/{eid}/availability?at=2026-11-30T20:00:00Z")))
+        .get(app.url(&format!(
+            "/api/v1/engagements/{eid}/availability?at=2026-11-30T20:00:00Z"
+        )))
         .bearer_auth(&token)
         .send()
         .await
@@ -110,78 +138,97 @@ on_every_backend!(contact_api_records_decides_and_releases, |app: &TestApp| asyn
         .json()
         .await
         .unwrap();
-    assert_eq!(a, json!({"open": false, "next_open": "2026-12-01T09:00:00Z", "next_close": null, "reply_by": "2026-12-03T17:00:00Z"}));
+    assert_eq!(
+        a,
+        json!({"open": false, "next_open": "2026-12-01T09:00:00Z", "next_close": null, "reply_by": "2026-12-03T17:00:00Z"})
+    );
 
     // Release: once.
-    let r = api.post(app.url("/api/v1/held/release")).bearer_auth(&token).send().await.unwrap();
+    let r = api
+        .post(app.url("/api/v1/held/release"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let digest: Value = r.json().await.unwrap();
     assert_eq!(digest["contact_count"], 2);
-    let r = api.post(app.url("/api/v1/held/release")).bearer_auth(&token).send().await.unwrap();
+    let r = api
+        .post(app.url("/api/v1/held/release"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     // Without a token: 401.
     let r = api.get(app.url("/api/v1/held")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 });
 
-on_every_backend!(office_pages_show_week_inbox_held_and_preview, |app: &TestApp| async move {
-    let sam = app.user("sam@clinic.example", Role::Practitioner, None).await;
-    let eid = engagement_with_terms(app, &sam).await;
-    let b = app.login("sam@clinic.example").await;
+on_every_backend!(
+    office_pages_show_week_inbox_held_and_preview,
+    |app: &TestApp| async move {
+        let sam = app.user("sam@clinic.example", Role::Practitioner, None).await;
+        let eid = engagement_with_terms(app, &sam).await;
+        let b = app.login("sam@clinic.example").await;
 
-    let week = app.page(&b, "/week").await;
-    assert!(week.contains("This week"), "{week}");
-    assert!(week.contains("Europe/London"));
-    assert!(week.contains("09:00–12:30, 13:30–17:00") || week.contains("09:00–17:00"), "{week}");
+        let week = app.page(&b, "/week").await;
+        assert!(week.contains("This week"), "{week}");
+        assert!(week.contains("Europe/London"));
+        assert!(
+            week.contains("09:00–12:30, 13:30–17:00") || week.contains("09:00–17:00"),
+            "{week}"
+        );
 
-    // Preview: nothing recorded.
-    let page = app.page(&b, "/preview").await;
-    let csrf = hidden(&page, "csrf");
-    let form = [
-        ("csrf", csrf.as_str()),
-        ("engagement", eid.as_str()),
-        ("channel", "email"),
-        ("from", ""),
-        ("at", "2026-11-30T20:00:00Z"),
-        ("message", EVENING_MAIL),
-    ];
-    let r = app.post_form(&b, "/preview", &form).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let html = r.text().await.unwrap();
-    assert!(html.contains("Held, auto-replied"), "{html}");
-    assert!(html.contains("The sender would receive"));
-    assert!(html.contains("Samaritans: 116 123"));
-    assert!(app.page(&b, "/inbox").await.contains("No contacts yet"));
+        // Preview: nothing recorded.
+        let page = app.page(&b, "/preview").await;
+        let csrf = hidden(&page, "csrf");
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("engagement", eid.as_str()),
+            ("channel", "email"),
+            ("from", ""),
+            ("at", "2026-11-30T20:00:00Z"),
+            ("message", EVENING_MAIL),
+        ];
+        let r = app.post_form(&b, "/preview", &form).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let html = r.text().await.unwrap();
+        assert!(html.contains("Held, auto-replied"), "{html}");
+        assert!(html.contains("The sender would receive"));
+        assert!(html.contains("Samaritans: 116 123"));
+        assert!(app.page(&b, "/inbox").await.contains("No contacts yet"));
 
-    // Record it: it shows in the inbox and the held queue.
-    let mut rec = form.to_vec();
-    rec.push(("record", "yes"));
-    let r = app.post_form(&b, "/preview", &rec).await;
-    assert!(r.text().await.unwrap().contains("Recorded"));
-    let inbox = app.page(&b, "/inbox").await;
-    assert!(inbox.contains("Could we move Thursday?"), "{inbox}");
-    assert!(inbox.contains("outside office hours"));
-    let held = app.page(&b, "/held").await;
-    assert!(held.contains("Release all 1 now"), "{held}");
+        // Record it: it shows in the inbox and the held queue.
+        let mut rec = form.to_vec();
+        rec.push(("record", "yes"));
+        let r = app.post_form(&b, "/preview", &rec).await;
+        assert!(r.text().await.unwrap().contains("Recorded"));
+        let inbox = app.page(&b, "/inbox").await;
+        assert!(inbox.contains("Could we move Thursday?"), "{inbox}");
+        assert!(inbox.contains("outside office hours"));
+        let held = app.page(&b, "/held").await;
+        assert!(held.contains("Release all 1 now"), "{held}");
 
-    // Release without the CSRF token: refused, nothing released.
-    let r = app.post_form(&b, "/held/release", &[("csrf", "wrong")]).await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = app.post_form(&b, "/held/release", &[("csrf", csrf.as_str())]).await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let held = app.page(&b, "/held?released=1").await;
-    assert!(held.contains("Released 1 held message."), "{held}");
-    assert!(held.contains("Nothing is held."));
+        // Release without the CSRF token: refused, nothing released.
+        let r = app.post_form(&b, "/held/release", &[("csrf", "wrong")]).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let r = app.post_form(&b, "/held/release", &[("csrf", csrf.as_str())]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let held = app.page(&b, "/held?released=1").await;
+        assert!(held.contains("Released 1 held message."), "{held}");
+        assert!(held.contains("Nothing is held."));
 
-    // A bad time is named, not a crash.
-    let bad = [
-        ("csrf", csrf.as_str()),
-        ("engagement", eid.as_str()),
-        ("channel", "email"),
-        ("at", "tomorrow"),
-        ("message", "hi"),
-    ];
-    let r = app.post_form(&b, "/preview", &bad).await;
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.text().await.unwrap().contains("is not a time"));
-});
+        // A bad time is named, not a crash.
+        let bad = [
+            ("csrf", csrf.as_str()),
+            ("engagement", eid.as_str()),
+            ("channel", "email"),
+            ("at", "tomorrow"),
+            ("message", "hi"),
+        ];
+        let r = app.post_form(&b, "/preview", &bad).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.text().await.unwrap().contains("is not a time"));
+    }
+);
