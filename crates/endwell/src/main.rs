@@ -90,6 +90,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Calendars: import closures from an iCalendar file.
+    #[command(subcommand)]
+    Calendar(CalendarCommand),
     /// Decide what happens to a message (RFC 5322 or plain text on standard input).
     Decide {
         /// A terms file (TOML, as an agreement holds).
@@ -158,6 +161,28 @@ enum UserCommand {
     Password {
         #[arg(long)]
         email: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CalendarCommand {
+    /// Read events from an .ics file as closed spells and print them as terms'
+    /// [[exceptions]] (with --terms: the whole terms with them added).
+    Import {
+        /// The iCalendar file (an export from Google, Apple, Outlook or Thunderbird).
+        file: PathBuf,
+        /// A terms file to add the closures to (its time zone is used).
+        #[arg(long)]
+        terms: Option<PathBuf>,
+        /// The practitioner's IANA time zone, when no --terms is given.
+        #[arg(long)]
+        zone: Option<String>,
+        /// First day to import [default: today]
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day to import [default: a year from today]
+        #[arg(long)]
+        until: Option<String>,
     },
 }
 
@@ -308,6 +333,19 @@ fn redact(url: &str) -> String {
 async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
     let settings = Settings::new(&cli.global, file);
     match cli.command {
+        Command::Calendar(CalendarCommand::Import {
+            file,
+            terms,
+            zone,
+            from,
+            until,
+        }) => offline::calendar_import(offline::CalendarImportArgs {
+            file: &file,
+            terms: terms.as_deref(),
+            zone: zone.as_deref(),
+            from: from.as_deref(),
+            until: until.as_deref(),
+        }),
         Command::Availability { terms, at, json } => offline::availability(&terms, at.as_deref(), json),
         Command::Decide {
             terms,

@@ -131,3 +131,69 @@ pub fn decision_json(d: &Decision, labels: &[&str]) -> Value {
         })),
     })
 }
+
+pub struct CalendarImportArgs<'a> {
+    pub file: &'a Path,
+    pub terms: Option<&'a Path>,
+    pub zone: Option<&'a str>,
+    pub from: Option<&'a str>,
+    pub until: Option<&'a str>,
+}
+
+/// `endwell calendar import FILE`: read closures from an iCalendar file and
+/// print them as terms' `[[exceptions]]` (or, with `--terms`, the whole
+/// terms with them added, ready to save as a new agreement version).
+pub fn calendar_import(args: CalendarImportArgs) -> anyhow::Result<()> {
+    use endwell_core::terms::Zone;
+    let text = std::fs::read_to_string(args.file)
+        .with_context(|| format!("cannot read the calendar {}", args.file.display()))?;
+    let mut terms = args.terms.map(read_terms).transpose()?;
+    let zone: Zone = match (args.zone, &terms) {
+        (Some(z), _) => z.parse()?,
+        (None, Some(t)) => t.timezone.clone(),
+        (None, None) => {
+            return Err(DomainError::invalid("zone", "give --zone (e.g. Europe/London) or --terms FILE").into());
+        }
+    };
+    let today = Timestamp::now().to_zoned(zone.tz().clone()).date();
+    let date = |field: &str, v: Option<&str>, default: jiff::civil::Date| -> Result<jiff::civil::Date, DomainError> {
+        match v {
+            None => Ok(default),
+            Some(s) => s
+                .trim()
+                .parse()
+                .map_err(|_| DomainError::invalid(field, format!("{s:?} is not a date like 2026-12-24"))),
+        }
+    };
+    let from = date("from", args.from, today)?;
+    let until = date("until", args.until, today.saturating_add(jiff::Span::new().years(1)))?;
+    let imported = endwell_core::calendar::import_ics(&text, &zone, from, until)?;
+    for note in imported.notes.iter().chain(imported.free.iter()) {
+        eprintln!("note: {note}");
+    }
+    eprintln!(
+        "{} closures from {} between {from} and {until} ({}).",
+        imported.exceptions.len(),
+        args.file.display(),
+        zone.name()
+    );
+    match terms.as_mut() {
+        Some(t) => {
+            t.exceptions.extend(imported.exceptions);
+            print!("{}", t.to_toml());
+        }
+        None => {
+            #[derive(serde::Serialize)]
+            struct Out {
+                exceptions: Vec<endwell_core::terms::Exception>,
+            }
+            print!(
+                "{}",
+                toml::to_string(&Out {
+                    exceptions: imported.exceptions
+                })?
+            );
+        }
+    }
+    Ok(())
+}

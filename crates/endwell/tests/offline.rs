@@ -166,3 +166,56 @@ fn bad_input_exits_2_with_a_message() {
     assert_eq!(code, 2);
     assert!(err.contains("lunch"), "{err}");
 }
+
+#[test]
+fn calendar_import_prints_exceptions_and_merges_into_terms() {
+    let ics = concat!(env!("CARGO_MANIFEST_DIR"), "/../endwell-core/tests/calendar/leave.ics");
+    let (code, out, err) = run(
+        &[
+            "calendar",
+            "import",
+            ics,
+            "--zone",
+            "Europe/London",
+            "--from",
+            "2026-11-01",
+            "--until",
+            "2027-12-31",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("[[exceptions]]"), "{out}");
+    assert!(out.contains("from = \"2026-12-24\""), "{out}");
+    assert!(out.contains("to = \"2026-12-28\""), "{out}");
+
+    // With --terms: whole terms that read back, with the closures added.
+    let f = terms_file();
+    let (code, out, err) = run(
+        &[
+            "calendar",
+            "import",
+            ics,
+            "--terms",
+            f.path().to_str().unwrap(),
+            "--from",
+            "2026-11-01",
+            "--until",
+            "2027-12-31",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let terms = endwell_core::Terms::from_toml(&out).unwrap();
+    assert!(terms.exceptions.len() > 2);
+
+    // Not a calendar: exit 2 and a message.
+    let mut bad = tempfile::NamedTempFile::new().unwrap();
+    bad.write_all(b"{\"not\": \"a calendar\"}").unwrap();
+    let (code, _, err) = run(
+        &["calendar", "import", bad.path().to_str().unwrap(), "--zone", "UTC"],
+        "",
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not an iCalendar file"), "{err}");
+}
