@@ -131,7 +131,7 @@ impl Availability {
     /// Whether questions about `at` can be answered from this compilation
     /// (the year before it and the year after it are inside the window).
     pub fn covers(&self, at: Timestamp) -> bool {
-        at - HORIZON >= self.window.start && at + HORIZON <= self.window.end
+        at - HORIZON >= self.window.start && at + HORIZON < self.window.end
     }
 
     pub fn time_zone(&self) -> &TimeZone {
@@ -223,7 +223,8 @@ impl Availability {
             }
             let here = s.end.duration_since(start);
             if here >= left {
-                return Some(start + left);
+                let by = start + left;
+                return (by <= horizon).then_some(by);
             }
             left -= here;
         }
