@@ -499,14 +499,8 @@ proptest! {
                 }
             }
             None => {
-                // Not enough open time in spells that begin within the horizon.
-                let horizon = s.at + HORIZON;
-                let total: SignedDuration = a
-                    .open_spells()
-                    .iter()
-                    .filter(|sp| sp.end > s.at && sp.start.max(s.at) <= horizon)
-                    .map(|sp| sp.end.duration_since(sp.start.max(s.at)))
-                    .sum();
+                // Not enough open time between `at` and the horizon.
+                let total = open_within(s.at, s.at + HORIZON);
                 prop_assert!(total < want || (want.is_zero() && total.is_zero()), "total {:?}\n{}", total, ctx);
             }
         }
