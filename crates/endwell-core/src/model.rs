@@ -335,6 +335,16 @@ pub struct Agreement {
 }
 
 /// The next version number after `latest`.
+/// The version whose terms govern contacts now: the latest one the client
+/// consented to, else the latest proposed one (so a new engagement's
+/// messages are still decided by what was written), from versions newest first.
+pub fn in_force(versions_newest_first: &[Agreement]) -> Option<&Agreement> {
+    versions_newest_first
+        .iter()
+        .find(|a| a.consent.is_some())
+        .or(versions_newest_first.first())
+}
+
 pub fn next_version(latest: Option<i64>) -> i64 {
     latest.unwrap_or(0) + 1
 }

@@ -403,20 +403,16 @@ fn row_digest(r: &AnyRow) -> Result<Digest> {
 }
 
 impl Store {
-    /// The terms a contact is decided by: the latest version the client
-    /// consented to, else the latest proposed one; `None` before any terms.
+    /// The terms a contact is decided by (`model::in_force`); `None` before any terms.
     pub async fn terms_in_force(
         &self,
         viewer: Viewer,
         engagement: EngagementId,
     ) -> Result<(endwell_core::model::Engagement, Option<endwell_core::Terms>)> {
         let e = self.engagement(viewer, engagement).await?;
-        let versions = self.agreements(viewer, engagement).await?;
-        let terms = versions
-            .iter()
-            .find(|a| a.consent.is_some())
-            .or(versions.first())
-            .map(|a| a.terms.clone());
+        // Access was just checked; read the versions without asking again.
+        let versions = self.agreements_of(engagement).await?;
+        let terms = endwell_core::model::in_force(&versions).map(|a| a.terms.clone());
         Ok((e, terms))
     }
 }

@@ -832,6 +832,11 @@ impl Store {
     /// Every version, newest first.
     pub async fn agreements(&self, viewer: Viewer, engagement: EngagementId) -> Result<Vec<Agreement>> {
         self.engagement(viewer, engagement).await?;
+        self.agreements_of(engagement).await
+    }
+
+    /// Every version, newest first, for a caller that has already checked access.
+    async fn agreements_of(&self, engagement: EngagementId) -> Result<Vec<Agreement>> {
         let rows = sqlx::query("SELECT * FROM agreements WHERE engagement_id = $1 ORDER BY version DESC")
             .bind(engagement.to_string())
             .fetch_all(&self.pool)
