@@ -228,7 +228,7 @@ impl Store {
         let mut sql = String::from("SELECT * FROM contacts WHERE practitioner_id = $1");
         let mut binds: Vec<String> = vec![viewer.id.to_string()];
         if q.waiting_only {
-            sql.push_str(" AND released_at IS NULL AND action IN ('hold', 'auto_reply')");
+            sql.push_str(&format!(" AND released_at IS NULL AND {}", held_actions()));
         }
         if let Some(e) = q.engagement {
             binds.push(e.to_string());
@@ -360,8 +360,9 @@ async fn release_in(
         released_at: at,
         contact_count: 0,
     };
-    let mut sql = String::from(
-        "UPDATE contacts SET released_at = $1, digest_id = $2 WHERE practitioner_id = $3 AND released_at IS NULL AND action IN ('hold', 'auto_reply')",
+    let mut sql = format!(
+        "UPDATE contacts SET released_at = $1, digest_id = $2 WHERE practitioner_id = $3 AND released_at IS NULL AND {}",
+        held_actions()
     );
     if due.is_some() {
         sql.push_str(" AND release_at <= $4");
@@ -391,6 +392,16 @@ async fn release_in(
         contact_count: n,
         ..digest
     }))
+}
+
+/// `action IN (…)` for the actions that hold a message, as the core defines them.
+fn held_actions() -> String {
+    let keys: Vec<String> = Action::ALL
+        .iter()
+        .filter(|a| a.is_held())
+        .map(|a| format!("'{}'", a.key()))
+        .collect();
+    format!("action IN ({})", keys.join(", "))
 }
 
 fn row_digest(r: &AnyRow) -> Result<Digest> {
