@@ -11,6 +11,15 @@ pub struct Viewer {
     pub role: Role,
 }
 
+impl Viewer {
+    pub fn of(user: &crate::model::User) -> Viewer {
+        Viewer {
+            id: user.id,
+            role: user.role,
+        }
+    }
+}
+
 /// The practitioners whose caseloads `viewer` may read: their own, and for a
 /// supervisor those who name them as supervisor. Admins manage accounts but
 /// do not read client data they are not responsible for.

@@ -38,6 +38,29 @@ pub struct NewContact {
     pub decision: Decision,
 }
 
+impl NewContact {
+    /// The contact as it is stored (not yet released), with a new id.
+    pub fn into_entry(self) -> ContactEntry {
+        ContactEntry {
+            id: Uuid::now_v7(),
+            practitioner_id: self.practitioner_id,
+            engagement_id: self.engagement_id,
+            channel: self.channel,
+            sender: self.sender,
+            subject: self.subject,
+            body: self.body,
+            received_at: self.received_at,
+            action: self.decision.action,
+            reasons: self.decision.reasons,
+            labels: self.labels,
+            reply: self.decision.reply,
+            release_at: self.decision.release_at,
+            released_at: None,
+            digest_id: None,
+        }
+    }
+}
+
 /// A stored contact.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContactEntry {
@@ -110,23 +133,7 @@ impl Store {
         if viewer.id != c.practitioner_id {
             return Err(StoreError::NotFound);
         }
-        let entry = ContactEntry {
-            id: Uuid::now_v7(),
-            practitioner_id: c.practitioner_id,
-            engagement_id: c.engagement_id,
-            channel: c.channel,
-            sender: c.sender,
-            subject: c.subject,
-            body: c.body,
-            received_at: c.received_at,
-            action: c.decision.action,
-            reasons: c.decision.reasons,
-            labels: c.labels,
-            reply: c.decision.reply,
-            release_at: c.decision.release_at,
-            released_at: None,
-            digest_id: None,
-        };
+        let entry = c.into_entry();
         let (_g, mut tx) = self.begin_write().await?;
         self.insert_contact(&mut tx, &entry).await?;
         if let (true, Some(at)) = (entry.action.is_held(), entry.release_at) {

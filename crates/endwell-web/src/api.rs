@@ -790,24 +790,12 @@ async fn create_contact(
     };
     if body.dry_run {
         let ev = crate::contacts::evaluate(&s, &user.0, &incoming).await?;
-        let d = &ev.decision;
-        return Ok((
-            StatusCode::OK,
-            Json(ContactOut {
-                id: None,
-                engagement_id: engagement.to_string(),
-                channel: channel.key().into(),
-                sender: ev.sender.clone(),
-                subject: incoming.message.subject.clone(),
-                received_at: ev.at.to_string(),
-                action: d.action.key().into(),
-                release_at: d.release_at.map(|t| t.to_string()),
-                released_at: None,
-                labels: ev.labels.iter().map(|f| f.label.key().to_string()).collect(),
-                reasons: d.reasons.clone(),
-                reply: d.reply.as_ref().map(reply_out),
-            }),
-        ));
+        let unsaved = crate::contacts::new_contact(&user.0, &incoming, &ev).into_entry();
+        let out = ContactOut {
+            id: None,
+            ..ContactOut::from(&unsaved)
+        };
+        return Ok((StatusCode::OK, Json(out)));
     }
     let (entry, _) = crate::contacts::receive(&s, &user.0, incoming).await?;
     Ok((StatusCode::CREATED, Json(ContactOut::from(&entry))))

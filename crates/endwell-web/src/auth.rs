@@ -98,10 +98,7 @@ pub struct CurrentUser {
 
 impl CurrentUser {
     pub fn viewer(&self) -> Viewer {
-        Viewer {
-            id: self.user.id,
-            role: self.user.role,
-        }
+        Viewer::of(&self.user)
     }
 
     /// Refuse a form whose token is not this session's.
@@ -165,10 +162,7 @@ pub struct ApiUser(pub User);
 
 impl ApiUser {
     pub fn viewer(&self) -> Viewer {
-        Viewer {
-            id: self.0.id,
-            role: self.0.role,
-        }
+        Viewer::of(&self.0)
     }
 }
 

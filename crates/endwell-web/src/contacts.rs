@@ -89,11 +89,7 @@ async fn terms_for(
 }
 
 pub async fn evaluate(state: &AppState, user: &User, incoming: &Incoming) -> Result<Evaluation, AppError> {
-    let viewer = Viewer {
-        id: user.id,
-        role: user.role,
-    };
-    let (engagement, terms) = terms_for(state, viewer, user, incoming.engagement).await?;
+    let (engagement, terms) = terms_for(state, Viewer::of(user), user, incoming.engagement).await?;
     if engagement.practitioner_id != user.id {
         // Supervisors read caseloads but do not receive their supervisees' messages.
         return Err(endwell_store::StoreError::Forbidden.into());
@@ -121,6 +117,21 @@ pub async fn evaluate(state: &AppState, user: &User, incoming: &Incoming) -> Res
     })
 }
 
+/// The contact to record for an evaluated message.
+pub fn new_contact(user: &User, incoming: &Incoming, ev: &Evaluation) -> NewContact {
+    NewContact {
+        practitioner_id: user.id,
+        engagement_id: Some(ev.engagement.id),
+        channel: incoming.channel,
+        sender: ev.sender.clone(),
+        subject: incoming.message.subject.clone(),
+        body: incoming.message.body.clone(),
+        received_at: ev.at,
+        labels: ev.labels.clone(),
+        decision: ev.decision.clone(),
+    }
+}
+
 /// Decide and record.
 pub async fn receive(
     state: &AppState,
@@ -128,26 +139,9 @@ pub async fn receive(
     incoming: Incoming,
 ) -> Result<(ContactEntry, Evaluation), AppError> {
     let ev = evaluate(state, user, &incoming).await?;
-    let viewer = Viewer {
-        id: user.id,
-        role: user.role,
-    };
     let entry = state
         .store
-        .record_contact(
-            viewer,
-            NewContact {
-                practitioner_id: user.id,
-                engagement_id: Some(ev.engagement.id),
-                channel: incoming.channel,
-                sender: ev.sender.clone(),
-                subject: incoming.message.subject.clone(),
-                body: incoming.message.body.clone(),
-                received_at: ev.at,
-                labels: ev.labels.clone(),
-                decision: ev.decision.clone(),
-            },
-        )
+        .record_contact(Viewer::of(user), new_contact(user, &incoming, &ev))
         .await?;
     Ok((entry, ev))
 }
