@@ -443,6 +443,18 @@ pub struct Exception {
     pub reason: String,
 }
 
+impl Exception {
+    /// Whether this closure falls on (all or part of) the local `day`.
+    pub fn touches_day(&self, day: Date) -> bool {
+        let (from, to) = match (self.from, self.to) {
+            (LocalPoint::Day(a), LocalPoint::Day(b)) => (a, b),
+            (LocalPoint::At(a), LocalPoint::At(b)) => (a.date(), b.date()),
+            _ => return false,
+        };
+        from <= day && day <= to
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawException {

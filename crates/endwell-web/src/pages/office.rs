@@ -168,16 +168,7 @@ fn fill_week(page: &mut WeekPage, terms: &Terms, now: Timestamp) {
         let closed: Vec<String> = terms
             .exceptions
             .iter()
-            .filter(|e| {
-                let (from, to) = match (e.from, e.to) {
-                    (endwell_core::terms::LocalPoint::Day(a), endwell_core::terms::LocalPoint::Day(b)) => (a, b),
-                    (endwell_core::terms::LocalPoint::At(a), endwell_core::terms::LocalPoint::At(b)) => {
-                        (a.date(), b.date())
-                    }
-                    _ => return false,
-                };
-                from <= day && day <= to
-            })
+            .filter(|e| e.touches_day(day))
             .map(|e| {
                 if e.reason.is_empty() {
                     "Closed".to_string()
