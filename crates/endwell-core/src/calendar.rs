@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 
 use crate::DomainError;
 use crate::availability::local_instant;
-use crate::terms::{Exception, LocalPoint, OfficeHours, OnCall, TimeRange, Weekday, Zone};
+use crate::terms::{Exception, LocalPoint, OfficeHours, OnCall, Terms, TimeRange, Weekday, Zone};
 
 /// Most occurrences of one recurring event kept from one import.
 pub const MAX_OCCURRENCES: usize = 5000;
@@ -1473,4 +1473,139 @@ mod tests {
             assert!(parse_value(bad).is_none(), "{bad}");
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// A practitioner's own calendars
+
+/// A practitioner's closures (leave, holidays, training) imported from their
+/// calendars, in the zone they were read in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Closures {
+    pub zone: Zone,
+    pub exceptions: Vec<Exception>,
+}
+
+impl Closures {
+    /// The terms with these closures added, so that leave entered once in a
+    /// calendar closes every engagement's office hours. A closure read in
+    /// another zone than the terms' is carried over as the same instants.
+    pub fn apply_to(&self, terms: &Terms) -> Terms {
+        let mut out = terms.clone();
+        if self.exceptions.is_empty() {
+            return out;
+        }
+        if self.zone == terms.timezone {
+            out.exceptions.extend(self.exceptions.iter().cloned());
+            return out;
+        }
+        let (from, to) = (self.zone.tz(), terms.timezone.tz());
+        for e in &self.exceptions {
+            let Some((start, end)) = instants(from, e) else {
+                continue;
+            };
+            let local = |t: Timestamp| t.to_zoned(to.clone()).datetime();
+            let (a, b) = (local(start), local(end));
+            // A spell that folds to nothing in the other zone closes nothing.
+            if a < b {
+                out.exceptions.push(Exception {
+                    from: LocalPoint::At(a),
+                    to: LocalPoint::At(b),
+                    reason: e.reason.clone(),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// A closure as an instant interval in `tz`; whole days run from local
+/// midnight to the midnight after `to`.
+fn instants(tz: &TimeZone, e: &Exception) -> Option<(Timestamp, Timestamp)> {
+    let (start, end) = match (e.from, e.to) {
+        (LocalPoint::Day(a), LocalPoint::Day(b)) => (
+            a.to_zoned(tz.clone()).ok()?.timestamp(),
+            b.tomorrow().ok()?.to_zoned(tz.clone()).ok()?.timestamp(),
+        ),
+        (LocalPoint::At(a), LocalPoint::At(b)) => (local_instant(tz, a)?, local_instant(tz, b)?),
+        _ => return None,
+    };
+    (start < end).then_some((start, end))
+}
+
+/// The feed of one practitioner: the office hours and on-call windows of the
+/// terms of their open work (those written in the practitioner's zone; the
+/// weekday starter hours when there are none), every closure from those
+/// terms and from the practitioner's own calendars, and dated items.
+pub fn practitioner_feed(
+    name: &str,
+    practitioner_id: &str,
+    zone: &Zone,
+    terms: &[Terms],
+    closures: &[Closures],
+    dated: Vec<FeedDate>,
+    stamp: Timestamp,
+) -> FeedSpec {
+    let local: Vec<&Terms> = terms.iter().filter(|t| &t.timezone == zone).collect();
+    let mut office_hours = OfficeHours::default();
+    if local.is_empty() {
+        office_hours = Terms::starter(zone.clone(), name).office_hours;
+    }
+    let mut on_call: Vec<OnCall> = Vec::new();
+    let mut exceptions: Vec<Exception> = Vec::new();
+    for t in &local {
+        for d in Weekday::ALL {
+            let day = office_hours.day_mut(d);
+            day.extend_from_slice(t.office_hours.day(d));
+            *day = merge_ranges(std::mem::take(day));
+        }
+        for o in &t.on_call {
+            if !on_call.contains(o) {
+                on_call.push(o.clone());
+            }
+        }
+    }
+    // Closures of every engagement's terms and of the calendars, carried into
+    // the practitioner's zone where they were written in another.
+    let starter = Terms::starter(zone.clone(), name);
+    for t in terms {
+        let carried = Closures {
+            zone: t.timezone.clone(),
+            exceptions: t.exceptions.clone(),
+        }
+        .apply_to(&starter);
+        exceptions.extend(carried.exceptions);
+    }
+    for c in closures {
+        exceptions.extend(c.apply_to(&starter).exceptions);
+    }
+    let mut unique: Vec<Exception> = Vec::with_capacity(exceptions.len());
+    for e in exceptions {
+        if !unique.contains(&e) {
+            unique.push(e);
+        }
+    }
+    FeedSpec {
+        name: format!("{name}: office hours (Endwell)"),
+        practitioner_id: practitioner_id.to_string(),
+        zone: zone.clone(),
+        office_hours,
+        exceptions: unique,
+        on_call,
+        dated,
+        stamp,
+    }
+}
+
+/// Sorted ranges with overlapping or touching ones joined.
+fn merge_ranges(mut ranges: Vec<TimeRange>) -> Vec<TimeRange> {
+    ranges.sort();
+    let mut out: Vec<TimeRange> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
 }

@@ -635,3 +635,91 @@ proptest! {
         let _ = import_ics(&text, &london(), date(2026, 1, 1), date(2026, 12, 31));
     }
 }
+
+// ------------------------------------------------------- practitioner calendars
+
+use endwell_core::availability::Availability;
+use endwell_core::calendar::{Closures, practitioner_feed};
+
+fn terms_in(zone: &str) -> Terms {
+    let mut t = Terms::from_toml(TERMS).unwrap();
+    t.timezone = zone.parse().unwrap();
+    t.exceptions.clear();
+    t
+}
+
+#[test]
+fn closures_in_the_terms_zone_are_added_as_they_are() {
+    let t = terms_in("Europe/London");
+    let c = Closures {
+        zone: london(),
+        exceptions: vec![days("2026-12-01", "2026-12-02", "Leave")],
+    };
+    let merged = c.apply_to(&t);
+    assert_eq!(merged.exceptions, vec![days("2026-12-01", "2026-12-02", "Leave")]);
+    // The terms themselves are left alone.
+    assert!(t.exceptions.is_empty());
+    let a = Availability::around(&merged, "2026-12-01T10:00:00Z".parse().unwrap());
+    assert!(!a.is_open("2026-12-01T10:00:00Z".parse().unwrap()));
+    assert!(a.is_open("2026-12-03T10:00:00Z".parse().unwrap()));
+}
+
+#[test]
+fn closures_from_another_zone_close_the_same_instants() {
+    // Leave on 1 December in London is 1 Dec 00:00Z to 2 Dec 00:00Z,
+    // which is 19:00 on 30 November to 19:00 on 1 December in New York.
+    let t = terms_in("America/New_York");
+    let c = Closures {
+        zone: london(),
+        exceptions: vec![days("2026-12-01", "2026-12-01", "Leave")],
+    };
+    let merged = c.apply_to(&t);
+    assert_eq!(
+        merged.exceptions,
+        vec![spell("2026-11-30T19:00", "2026-12-01T19:00", "Leave")]
+    );
+    let a = Availability::around(&merged, "2026-12-01T15:00:00Z".parse().unwrap());
+    // 10:00 in New York on 1 December: closed. On 2 December: open.
+    assert!(!a.is_open("2026-12-01T15:00:00Z".parse().unwrap()));
+    assert!(a.is_open("2026-12-02T15:00:00Z".parse().unwrap()));
+}
+
+#[test]
+fn practitioner_feed_joins_the_hours_of_open_work_and_every_closure() {
+    let mut a = terms_in("Europe/London");
+    a.office_hours = Terms::starter(london(), "Sam").office_hours;
+    a.exceptions = vec![days("2026-12-24", "2026-12-28", "Holiday")];
+    let mut b = a.clone();
+    b.office_hours.mon = vec!["16:00-20:00".parse().unwrap()];
+    b.exceptions = vec![days("2026-12-24", "2026-12-28", "Holiday")];
+    let other = terms_in("America/New_York");
+    let cal = Closures {
+        zone: london(),
+        exceptions: vec![spell("2027-01-15T12:00", "2027-01-15T17:00", "Training")],
+    };
+    let stamp: Timestamp = "2026-11-26T12:00:00Z".parse().unwrap();
+    let spec = practitioner_feed("Sam", "p1", &london(), &[a, b, other], &[cal], vec![], stamp);
+    assert_eq!(
+        spec.office_hours.mon,
+        vec!["09:00-20:00".parse().unwrap()],
+        "09:00-17:00 and 16:00-20:00 join"
+    );
+    assert_eq!(spec.office_hours.tue, vec!["09:00-17:00".parse().unwrap()]);
+    // The holiday once, the training, and nothing from the New York terms (they have no closures).
+    assert_eq!(
+        spec.exceptions,
+        vec![
+            days("2026-12-24", "2026-12-28", "Holiday"),
+            spell("2027-01-15T12:00", "2027-01-15T17:00", "Training")
+        ]
+    );
+    let text = feed(&spec);
+    assert!(text.contains("Closed: Training"), "{text}");
+}
+
+#[test]
+fn practitioner_feed_without_open_work_shows_starter_hours() {
+    let stamp: Timestamp = "2026-11-26T12:00:00Z".parse().unwrap();
+    let spec = practitioner_feed("Sam", "p1", &london(), &[], &[], vec![], stamp);
+    assert_eq!(spec.office_hours, Terms::starter(london(), "Sam").office_hours);
+}

@@ -421,7 +421,8 @@ fn row_digest(r: &AnyRow) -> Result<Digest> {
 }
 
 impl Store {
-    /// The terms a contact is decided by (`model::in_force`); `None` before any terms.
+    /// The terms a contact is decided by (`model::in_force`), closed also
+    /// where the practitioner's own calendars say so; `None` before any terms.
     pub async fn terms_in_force(
         &self,
         viewer: Viewer,
@@ -430,8 +431,21 @@ impl Store {
         let e = self.engagement(viewer, engagement).await?;
         // Access was just checked; read the versions without asking again.
         let versions = self.agreements_of(engagement).await?;
-        let terms = endwell_core::model::in_force(&versions).map(|a| a.terms.clone());
+        let terms = match endwell_core::model::in_force(&versions) {
+            Some(a) => Some(self.with_closures(e.practitioner_id, &a.terms).await?),
+            None => None,
+        };
         Ok((e, terms))
+    }
+
+    /// `terms` closed also where the practitioner's calendars say so.
+    pub async fn with_closures(
+        &self,
+        practitioner: UserId,
+        terms: &endwell_core::Terms,
+    ) -> Result<endwell_core::Terms> {
+        let closures = self.closures_of(practitioner).await?;
+        Ok(closures.iter().fold(terms.clone(), |t, c| c.apply_to(&t)))
     }
 }
 

@@ -13,6 +13,7 @@
 //! access rules of `endwell_core::access` decide what they see: data they may
 //! not see is `NotFound`, so its existence is not revealed.
 
+pub mod calendars;
 pub mod contacts;
 mod rows;
 pub mod seal;

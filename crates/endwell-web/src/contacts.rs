@@ -82,7 +82,8 @@ async fn terms_for(
                 .parse()
                 .or_else(|_| "UTC".parse())
                 .map_err(AppError::Domain)?;
-            Terms::starter(zone, &user.display_name)
+            let starter = Terms::starter(zone, &user.display_name);
+            state.store.with_closures(e.practitioner_id, &starter).await?
         }
     };
     Ok((e, terms))

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod calendars;
 pub mod contacts;
 pub mod error;
 pub mod pages;
@@ -28,6 +29,12 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     /// How long a login lasts.
     pub session_hours: i64,
+    /// Where people reach this Endwell (`https://endwell.example`), for
+    /// links handed to other programs such as the calendar feed; the
+    /// request's Host when not set.
+    pub public_url: Option<String>,
+    /// How often subscribed calendars are read again.
+    pub calendar_refresh: std::time::Duration,
 }
 
 impl Default for WebConfig {
@@ -35,6 +42,8 @@ impl Default for WebConfig {
         WebConfig {
             secure_cookies: false,
             session_hours: 12,
+            public_url: None,
+            calendar_refresh: std::time::Duration::from_secs(3600),
         }
     }
 }
@@ -80,7 +89,12 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             std::time::Duration::from_secs(30),
         ))
-        .layer(TraceLayer::new_for_http());
+        .layer(TraceLayer::new_for_http().make_span_with(|r: &axum::http::Request<_>| {
+            // The path only, with a feed's secret token left out.
+            let path = r.uri().path();
+            let path = if path.starts_with("/feed/") { "/feed/…" } else { path };
+            tracing::debug_span!("request", method = %r.method(), path)
+        }));
     for (name, value) in security_headers {
         app = app.layer(SetResponseHeaderLayer::if_not_present(
             name,

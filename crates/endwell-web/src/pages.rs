@@ -27,6 +27,7 @@ use crate::AppState;
 use crate::auth::{self, CurrentUser, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
 use crate::error::AppError;
 
+mod calendar;
 mod office;
 
 pub fn routes() -> Router<AppState> {
@@ -41,6 +42,13 @@ pub fn routes() -> Router<AppState> {
         .route("/held", get(office::held))
         .route("/held/release", post(office::release))
         .route("/preview", get(office::preview_page).post(office::preview))
+        .route("/calendar", get(calendar::calendar_page))
+        .route("/calendar/upload", post(calendar::upload))
+        .route("/calendar/subscribe", post(calendar::subscribe))
+        .route("/calendar/feed", post(calendar::feed_link))
+        .route("/calendar/{id}/refresh", post(calendar::refresh))
+        .route("/calendar/{id}/remove", post(calendar::remove))
+        .route("/feed/{token}", get(calendar::feed))
         .route("/clients", get(clients).post(create_client))
         .route("/clients/new", get(new_client))
         .route("/clients/{id}", get(client).post(update_client))

@@ -21,6 +21,8 @@ pub struct FileConfig {
     pub secure_cookies: Option<bool>,
     pub session_hours: Option<i64>,
     pub log: Option<String>,
+    pub public_url: Option<String>,
+    pub calendar_refresh_minutes: Option<u64>,
 }
 
 impl FileConfig {

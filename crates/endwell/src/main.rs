@@ -241,6 +241,8 @@ const KNOWN_ENV: &[&str] = &[
     "ENDWELL_PASSWORD",
     "ENDWELL_TEST_POSTGRES",
     "ENDWELL_SCHEDULER_SECONDS",
+    "ENDWELL_PUBLIC_URL",
+    "ENDWELL_CALENDAR_REFRESH_MINUTES",
 ];
 
 /// A misspelt variable would otherwise be ignored in silence.
@@ -312,6 +314,19 @@ impl Settings {
         WebConfig {
             secure_cookies: secure.or(self.file.secure_cookies).unwrap_or(false),
             session_hours: self.file.session_hours.unwrap_or(12).clamp(1, 24 * 30),
+            public_url: std::env::var("ENDWELL_PUBLIC_URL")
+                .ok()
+                .or_else(|| self.file.public_url.clone())
+                .map(|u| u.trim().trim_end_matches('/').to_string())
+                .filter(|u| !u.is_empty()),
+            calendar_refresh: std::time::Duration::from_secs(
+                60 * std::env::var("ENDWELL_CALENDAR_REFRESH_MINUTES")
+                    .ok()
+                    .and_then(|v| v.trim().parse().ok())
+                    .or(self.file.calendar_refresh_minutes)
+                    .unwrap_or(60)
+                    .max(5),
+            ),
         }
     }
 }
@@ -595,6 +610,7 @@ async fn serve(store: Store, web: WebConfig, listen: &str, banner: Option<String
         .await
         .with_context(|| format!("cannot listen on {addr} (is another program using it?)"))?;
     let bound = listener.local_addr()?;
+    let calendar_refresh = web.calendar_refresh;
     let state = AppState::new(store.clone(), web);
     tracing::info!(%bound, backend = ?store.backend(), "Endwell is listening");
     if let Some(b) = banner {
@@ -612,9 +628,20 @@ async fn serve(store: Store, web: WebConfig, listen: &str, banner: Option<String
             let _ = stop_rx.await;
         },
     ));
+    // Subscribed calendars are read again as they fall due, on any instance.
+    let (cal_tx, cal_rx) = tokio::sync::oneshot::channel::<()>();
+    let refresher = tokio::spawn(endwell_web::calendars::run_refresher(
+        store.clone(),
+        calendar_refresh,
+        async {
+            let _ = cal_rx.await;
+        },
+    ));
     endwell_web::serve(listener, state, shutdown_signal()).await?;
     let _ = stop_tx.send(());
+    let _ = cal_tx.send(());
     let _ = scheduler.await;
+    let _ = refresher.await;
     store.close().await;
     Ok(())
 }

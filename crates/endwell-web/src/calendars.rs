@@ -1,0 +1,244 @@
+//! A practitioner's calendars: reading an uploaded file or a subscribed
+//! address into closures, keeping them fresh, and the private feed.
+//!
+//! The core reads iCalendar (`calendar::import_ics`) and writes the feed
+//! (`calendar::practitioner_feed`, `calendar::feed`); this module does the
+//! I/O around them: fetching over HTTP with limits, and the refresh loop
+//! that `serve` runs.
+
+use std::time::Duration;
+
+use endwell_core::access::Viewer;
+use endwell_core::calendar::{FeedDate, feed, import_ics, practitioner_feed};
+use endwell_core::model::User;
+use endwell_core::terms::Zone;
+use endwell_core::{DomainError, EngagementState};
+use endwell_store::Store;
+use endwell_store::calendars::CalendarRead;
+use jiff::{Timestamp, ToSpan};
+
+use crate::error::AppError;
+
+/// Largest calendar read, uploaded or fetched.
+pub const MAX_CALENDAR_BYTES: usize = 4 * 1024 * 1024;
+/// Days before today that an import still reads (so this week's page is whole).
+const WINDOW_BEFORE_DAYS: i64 = 7;
+/// Days after today: the availability horizon (one year) and a little more.
+const WINDOW_AFTER_DAYS: i64 = 400;
+
+/// The practitioner's zone, or UTC when their account holds none we know.
+pub fn zone_of(user: &User) -> Zone {
+    user.timezone
+        .parse()
+        .unwrap_or_else(|_| "UTC".parse().expect("UTC is a zone"))
+}
+
+/// Read iCalendar text as closures in `zone`, over the window around `now`.
+pub fn read(source: String, zone: &Zone, now: Timestamp) -> Result<CalendarRead, DomainError> {
+    let today = now.to_zoned(zone.tz().clone()).date();
+    let from = today.checked_sub(WINDOW_BEFORE_DAYS.days()).unwrap_or(today);
+    let until = today.checked_add(WINDOW_AFTER_DAYS.days()).unwrap_or(today);
+    let import = import_ics(&source, zone, from, until)?;
+    let mut notes: Vec<String> = import.notes.iter().map(|n| n.to_string()).collect();
+    notes.extend(
+        import
+            .free
+            .iter()
+            .map(|n| format!("{n} (marked free, so office hours stay open; mark it busy to close them)")),
+    );
+    Ok(CalendarRead {
+        source,
+        zone: zone.clone(),
+        closures: import.exceptions,
+        notes,
+    })
+}
+
+/// The address to fetch: `webcal://` (as calendar programs hand out) is HTTPS.
+pub fn fetch_url(address: &str) -> Result<String, DomainError> {
+    let a = address.trim();
+    let lower = a.to_ascii_lowercase();
+    let url = if let Some(rest) = lower.strip_prefix("webcal://").map(|_| &a["webcal://".len()..]) {
+        format!("https://{rest}")
+    } else if lower.starts_with("https://") || lower.starts_with("http://") {
+        a.to_string()
+    } else {
+        return Err(DomainError::invalid(
+            "url",
+            "give the calendar's address, beginning https:// or webcal:// (in Google Calendar: Settings → \
+             your calendar → Secret address in iCal format)",
+        ));
+    };
+    reqwest::Url::parse(&url).map_err(|_| DomainError::invalid("url", "this is not a web address"))?;
+    Ok(url)
+}
+
+/// Fetch a subscribed calendar's text. Errors are sentences for the page;
+/// they never repeat what the server sent, only what went wrong.
+pub async fn fetch(address: &str) -> Result<String, String> {
+    let url = fetch_url(address).map_err(|e| e.to_string())?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .user_agent(concat!("Endwell/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("could not prepare the request: {e}"))?;
+    let mut resp = client.get(&url).send().await.map_err(|e| {
+        if e.is_timeout() {
+            "the calendar's server did not answer within 20 seconds".to_string()
+        } else if e.is_connect() {
+            "could not connect to the calendar's server; is the address right?".to_string()
+        } else {
+            "the calendar could not be fetched; is the address right?".to_string()
+        }
+    })?;
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(format!(
+            "the calendar's server answered {status}{}",
+            if status.as_u16() == 404 || status.as_u16() == 401 || status.as_u16() == 403 {
+                "; the address may have been changed or made private"
+            } else {
+                ""
+            }
+        ));
+    }
+    let mut body: Vec<u8> = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|_| "the calendar stopped arriving part way; try again later".to_string())?
+    {
+        if body.len() + chunk.len() > MAX_CALENDAR_BYTES {
+            return Err(format!(
+                "the calendar is larger than {} MB",
+                MAX_CALENDAR_BYTES / (1024 * 1024)
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|_| "the calendar is not text in UTF-8, as iCalendar must be".to_string())
+}
+
+/// Read one calendar again: a subscribed one from its address, an uploaded
+/// one from its kept text (its repeating events move on with the window).
+pub async fn refresh_one(store: &Store, due: endwell_store::calendars::DueCalendar) -> Result<(), AppError> {
+    let now = Timestamp::now();
+    let outcome = match &due.calendar.url {
+        Some(url) => match fetch(url).await {
+            Ok(text) => read(text, &due.zone, now).map_err(|e| e.to_string()),
+            Err(why) => Err(why),
+        },
+        None => read(due.source, &due.zone, now).map_err(|e| e.to_string()),
+    };
+    if let Err(why) = &outcome {
+        tracing::warn!(calendar = %due.calendar.id, "calendar refresh failed, keeping its last closures: {why}");
+    }
+    store.save_refresh(due.calendar.id, outcome).await?;
+    Ok(())
+}
+
+/// Refresh calendars last read more than `every` ago, until `shutdown`.
+pub async fn run_refresher(store: Store, every: Duration, shutdown: impl std::future::Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    let tick = every.min(Duration::from_secs(300));
+    loop {
+        let before = Timestamp::now() - jiff::SignedDuration::try_from(every).unwrap_or_default();
+        match store.calendars_due(before, 50).await {
+            Ok(list) => {
+                for due in list {
+                    if let Err(e) = refresh_one(&store, due).await {
+                        tracing::warn!("saving a calendar refresh failed, will retry: {e}");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("looking for calendars to refresh failed, will retry: {e}"),
+        }
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tokio::time::sleep(tick) => {}
+        }
+    }
+}
+
+/// The practitioner's private feed: office hours, closures, on-call
+/// windows, next reviews and planned endings. Clients appear by initials
+/// only, since calendar services keep copies of what they subscribe to.
+pub async fn feed_text(store: &Store, user: &User) -> Result<String, AppError> {
+    let zone = zone_of(user);
+    let work = store.open_work(user.id).await?;
+    let closures = store.closures_of(user.id).await?;
+    let mut terms = Vec::new();
+    let mut dated = Vec::new();
+    for w in &work {
+        if let Some(t) = &w.terms
+            && w.engagement.state != EngagementState::Proposed
+        {
+            terms.push(t.clone());
+        }
+        let who = initials(&w.client_name);
+        if let Some(d) = w.engagement.next_review {
+            dated.push(FeedDate {
+                date: d,
+                summary: format!("Review due ({who})"),
+                uid: format!("review:{}", w.engagement.id),
+            });
+        }
+        if let Some(d) = w.engagement.planned_end {
+            dated.push(FeedDate {
+                date: d,
+                summary: format!("Planned ending ({who})"),
+                uid: format!("ending:{}", w.engagement.id),
+            });
+        }
+    }
+    let spec = practitioner_feed(
+        &user.display_name,
+        &user.id.to_string(),
+        &zone,
+        &terms,
+        &closures,
+        dated,
+        Timestamp::now(),
+    );
+    Ok(feed(&spec))
+}
+
+/// "Jo Smith" → "J.S."
+fn initials(name: &str) -> String {
+    let s: String = name
+        .split_whitespace()
+        .filter_map(|w| w.chars().next())
+        .flat_map(|c| c.to_uppercase().chain(std::iter::once('.')))
+        .collect();
+    if s.is_empty() { "client".into() } else { s }
+}
+
+/// Make (or replace) the viewer's feed link; the token is returned once
+/// here and kept sealed for showing again.
+pub async fn new_feed_token(store: &Store, viewer: Viewer) -> Result<String, AppError> {
+    let token = crate::auth::new_token();
+    store.new_feed_token(viewer, &token).await?;
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        assert_eq!(
+            fetch_url("webcal://calendar.example/x.ics").unwrap(),
+            "https://calendar.example/x.ics"
+        );
+        assert_eq!(
+            fetch_url(" http://127.0.0.1:9/a.ics ").unwrap(),
+            "http://127.0.0.1:9/a.ics"
+        );
+        assert!(fetch_url("ftp://x/y").is_err());
+        assert!(fetch_url("calendar.ics").is_err());
+        assert_eq!(initials("Jo  van Smith"), "J.V.S.");
+        assert_eq!(initials(""), "client");
+    }
+}
