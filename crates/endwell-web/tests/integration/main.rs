@@ -2,5 +2,6 @@
 
 mod app;
 mod browser;
+mod calendar;
 mod http;
 mod office;
