@@ -152,6 +152,43 @@ impl Store {
         Ok(entry)
     }
 
+    /// The practitioner a transferred engagement went to, when it names one.
+    pub async fn receiving_worker(
+        &self,
+        viewer: Viewer,
+        engagement: EngagementId,
+    ) -> Result<Option<endwell_core::model::User>> {
+        let e = self.engagement(viewer, engagement).await?;
+        let row = sqlx::query(
+            "SELECT u.* FROM engagements e JOIN users u ON u.id = e.transferred_to WHERE e.id = $1 AND e.state = 'transferred'",
+        )
+        .bind(e.id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(crate::rows::row_user).transpose()
+    }
+
+    /// Record a contact for a transferred engagement in the inbox of the
+    /// practitioner it went to. Only the former practitioner (whose channels
+    /// still receive it) may, and only to the receiver the transfer names.
+    pub async fn record_forwarded(
+        &self,
+        viewer: Viewer,
+        engagement: EngagementId,
+        c: NewContact,
+    ) -> Result<ContactEntry> {
+        let receiver = self.receiving_worker(viewer, engagement).await?;
+        let e = self.engagement(viewer, engagement).await?;
+        if e.practitioner_id != viewer.id || receiver.map(|r| r.id) != Some(c.practitioner_id) {
+            return Err(StoreError::Forbidden);
+        }
+        let entry = c.into_entry();
+        let (_g, mut tx) = self.begin_write().await?;
+        self.insert_contact(&mut tx, &entry).await?;
+        tx.commit().await?;
+        Ok(entry)
+    }
+
     async fn insert_contact(&self, tx: &mut Transaction<'static, Any>, e: &ContactEntry) -> Result<()> {
         let reply = e
             .reply

@@ -634,11 +634,47 @@ impl Store {
 
     /// Take a lifecycle step. The domain decides whether it is allowed.
     pub async fn transition(&self, viewer: Viewer, id: EngagementId, t: Transition, note: &str) -> Result<Engagement> {
+        self.transition_to(viewer, id, t, note, None).await
+    }
+
+    /// Take a lifecycle step; a transfer may name the practitioner in this
+    /// Endwell who takes the work on, and the engagement's contacts are then
+    /// forwarded to them.
+    pub async fn transition_to(
+        &self,
+        viewer: Viewer,
+        id: EngagementId,
+        t: Transition,
+        note: &str,
+        receiver: Option<UserId>,
+    ) -> Result<Engagement> {
         let note = note.trim();
         if note.chars().count() > 2000 {
             return Err(DomainError::invalid("note", "is longer than 2000 characters").into());
         }
         let e = self.engagement_for_change(viewer, id).await?;
+        let receiver = match receiver {
+            None => None,
+            Some(_) if t != Transition::Transfer => {
+                return Err(DomainError::invalid("to", "only a transfer goes to another practitioner").into());
+            }
+            Some(r) if r == e.practitioner_id => {
+                return Err(DomainError::invalid("to", "the work is already yours; choose who takes it on").into());
+            }
+            Some(r) => match self.user(r).await {
+                Ok(u) if u.role != endwell_core::model::Role::Admin => Some(u),
+                Ok(_) | Err(StoreError::NotFound) => {
+                    return Err(DomainError::invalid("to", "there is no practitioner with that account here").into());
+                }
+                Err(other) => return Err(other),
+            },
+        };
+        let note = match &receiver {
+            Some(u) if note.is_empty() => format!("Transferred to {}.", u.display_name),
+            Some(u) => format!("Transferred to {}. {note}", u.display_name),
+            None => note.to_string(),
+        };
+        let note = note.as_str();
         // The start date is the practitioner's local date, not UTC's.
         let tz =
             jiff::tz::TimeZone::get(&self.user(e.practitioner_id).await?.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
@@ -666,13 +702,14 @@ impl Store {
         };
         // Compare-and-set on the state: a concurrent step on PostgreSQL loses cleanly.
         let n = sqlx::query(
-            "UPDATE engagements SET state = $1, started_on = $2, updated_at = $3 WHERE id = $4 AND state = $5",
+            "UPDATE engagements SET state = $1, started_on = $2, updated_at = $3, transferred_to = $6 WHERE id = $4 AND state = $5",
         )
         .bind(to.as_str())
         .bind(started_on.map(fmt_date))
         .bind(fmt_ts(at))
         .bind(id.to_string())
         .bind(e.state.as_str())
+        .bind(receiver.as_ref().map(|u| u.id.to_string()))
         .execute(&mut *tx)
         .await?
         .rows_affected();

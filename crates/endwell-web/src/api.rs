@@ -256,6 +256,10 @@ pub struct TransitionIn {
     pub transition: String,
     #[serde(default)]
     pub note: String,
+    /// For a transfer: the email of the practitioner in this Endwell who
+    /// takes the work on; the engagement's contacts are forwarded to them.
+    #[serde(default)]
+    pub to: Option<String>,
 }
 
 /// A caseload page.
@@ -576,7 +580,20 @@ async fn transition(
 ) -> ApiResult<Json<EngagementOut>> {
     let eid: EngagementId = id(&eid)?;
     let t: Transition = body.transition.parse()?;
-    let e = s.store.transition(user.viewer(), eid, t, &body.note).await?;
+    let to = match body.to.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+        None => None,
+        Some(email) => match s.store.user_for_login(email).await? {
+            Some((u, _)) => Some(u.id),
+            None => {
+                return Err(DomainError::invalid(
+                    "to",
+                    format!("there is no practitioner with the email {email} here"),
+                )
+                .into());
+            }
+        },
+    };
+    let e = s.store.transition_to(user.viewer(), eid, t, &body.note, to).await?;
     Ok(Json(EngagementOut::from(&e)))
 }
 

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use endwell_core::decision::{Contact, Decision, Policy};
+use endwell_core::decision::{Action, Contact, Decision, Policy};
 use endwell_core::message::Message;
 use endwell_core::model::{Engagement, User};
 use endwell_core::terms::{Channel, Terms};
@@ -133,16 +133,40 @@ pub fn new_contact(user: &User, incoming: &Incoming, ev: &Evaluation) -> NewCont
     }
 }
 
-/// Decide and record.
+/// Decide and record. A contact for a transferred engagement goes to the
+/// inbox of the practitioner who took the work on; when the transfer names
+/// nobody in this Endwell it stays with the former practitioner to pass on,
+/// so it is never lost.
 pub async fn receive(
     state: &AppState,
     user: &User,
     incoming: Incoming,
 ) -> Result<(ContactEntry, Evaluation), AppError> {
-    let ev = evaluate(state, user, &incoming).await?;
+    let mut ev = evaluate(state, user, &incoming).await?;
+    let viewer = Viewer::of(user);
+    if ev.decision.action == Action::Forward {
+        match state.store.receiving_worker(viewer, ev.engagement.id).await? {
+            Some(to) => {
+                ev.decision
+                    .reasons
+                    .push(format!("forwarded to {} from {}", to.display_name, user.display_name));
+                let mut c = new_contact(user, &incoming, &ev);
+                c.practitioner_id = to.id;
+                // The engagement stays the former practitioner's; the
+                // receiver sees the message, not the old case.
+                c.engagement_id = None;
+                let entry = state.store.record_forwarded(viewer, ev.engagement.id, c).await?;
+                return Ok((entry, ev));
+            }
+            None => ev
+                .decision
+                .reasons
+                .push("the transfer names no practitioner in Endwell, so it stays here for you to pass on".into()),
+        }
+    }
     let entry = state
         .store
-        .record_contact(Viewer::of(user), new_contact(user, &incoming, &ev))
+        .record_contact(viewer, new_contact(user, &incoming, &ev))
         .await?;
     Ok((entry, ev))
 }

@@ -967,6 +967,8 @@ struct EngagementPage {
     next_review: String,
     can_change: bool,
     steps: Vec<Step>,
+    /// Who a transfer may go to: the other practitioners here.
+    colleagues: Vec<(String, String)>,
     needs_consent: bool,
     agreements: Vec<AgreementRow>,
     history: Vec<HistoryRow>,
@@ -1039,6 +1041,11 @@ async fn engagement(State(state): State<AppState>, user: CurrentUser, Path(id): 
             next_review: fmt_date(e.next_review),
             can_change,
             steps,
+            colleagues: users
+                .iter()
+                .filter(|u| u.id != e.practitioner_id && u.role != endwell_core::model::Role::Admin)
+                .map(|u| (u.id.to_string(), u.display_name.clone()))
+                .collect(),
             needs_consent,
             agreements: agreements
                 .iter()
@@ -1059,6 +1066,8 @@ async fn engagement(State(state): State<AppState>, user: CurrentUser, Path(id): 
 struct TransitionForm {
     transition: String,
     note: String,
+    /// A transfer's receiving practitioner (an account id), or empty.
+    to: String,
 }
 
 async fn transition(
@@ -1070,9 +1079,17 @@ async fn transition(
     let id: EngagementId = parse_id(&id).or_page(&user)?;
     let form: TransitionForm = read_form(&user, &body)?;
     let t: Transition = form.transition.parse().or_page(&user)?;
+    let to = match form.to.trim() {
+        "" => None,
+        s => Some(
+            s.parse()
+                .map_err(|_| DomainError::invalid("to", "choose the practitioner from the list"))
+                .or_page(&user)?,
+        ),
+    };
     state
         .store
-        .transition(user.viewer(), id, t, &form.note)
+        .transition_to(user.viewer(), id, t, &form.note, to)
         .await
         .or_page(&user)?;
     Ok(Redirect::to(&format!("/engagements/{id}")).into_response())

@@ -232,3 +232,119 @@ on_every_backend!(
         assert!(r.text().await.unwrap().contains("is not a time"));
     }
 );
+
+on_every_backend!(
+    transferred_engagements_forward_to_the_receiver,
+    |app: &TestApp| async move {
+        let sam = app.user("sam@clinic.example", Role::Practitioner, None).await;
+        let dana = app.user("dana@clinic.example", Role::Practitioner, None).await;
+        let eid = engagement_with_terms(app, &sam).await;
+        let token = app.token(&sam).await;
+        let api = reqwest::Client::new();
+        let step = |body: Value| {
+            api.post(app.url(&format!("/api/v1/engagements/{eid}/transitions")))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+        };
+        assert_eq!(
+            step(json!({"transition": "activate"})).await.unwrap().status(),
+            StatusCode::OK
+        );
+        // Only a transfer goes to someone, and only to an account here.
+        let r = step(json!({"transition": "begin_ending", "to": "dana@clinic.example"}))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let r = step(json!({"transition": "transfer", "to": "nobody@clinic.example"}))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(r.json::<Value>().await.unwrap()["field"], "to");
+        let r =
+            step(json!({"transition": "transfer", "to": "dana@clinic.example", "note": "Moving to the evening team"}))
+                .await
+                .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.json::<Value>().await.unwrap()["state"], "transferred");
+
+        // A message for the old engagement goes to Dana's inbox, not Sam's.
+        let r = api
+            .post(app.url(&format!("/api/v1/engagements/{eid}/contacts")))
+            .bearer_auth(&token)
+            .json(&json!({"channel": "email", "message": EVENING_MAIL, "at": "2026-12-01T10:00:00Z"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let d: Value = r.json().await.unwrap();
+        assert_eq!(d["action"], "forward");
+        assert!(d["reasons"].to_string().contains("forwarded to dana"), "{d}");
+        let sams = api
+            .get(app.url(&format!("/api/v1/engagements/{eid}/contacts")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap();
+        assert_eq!(sams.as_array().unwrap().len(), 0, "not kept in Sam's record");
+        let b = app.login("dana@clinic.example").await;
+        let inbox = app.page(&b, "/inbox").await;
+        assert!(inbox.contains("Could we move Thursday?"), "{inbox}");
+        assert!(inbox.contains("Forwarded"));
+        let sb = app.login("sam@clinic.example").await;
+        assert!(!app.page(&sb, "/inbox").await.contains("Could we move Thursday?"));
+        let _ = dana;
+        // The history says who took it on.
+        let page = app.page(&sb, &format!("/engagements/{eid}")).await;
+        assert!(page.contains("Transferred to dana"), "{page}");
+    }
+);
+
+on_every_backend!(
+    transfer_to_someone_outside_keeps_the_message,
+    |app: &TestApp| async move {
+        let sam = app.user("sam@clinic.example", Role::Practitioner, None).await;
+        let _dana = app.user("dana@clinic.example", Role::Practitioner, None).await;
+        let eid = engagement_with_terms(app, &sam).await;
+        let b = app.login("sam@clinic.example").await;
+        let page = app.page(&b, &format!("/engagements/{eid}")).await;
+        let csrf = hidden(&page, "csrf");
+        app.post_form(
+            &b,
+            &format!("/engagements/{eid}/transition"),
+            &[("csrf", csrf.as_str()), ("transition", "activate")],
+        )
+        .await;
+        let page = app.page(&b, &format!("/engagements/{eid}")).await;
+        assert!(
+            page.contains("Who takes the work on") && page.contains("Someone outside Endwell"),
+            "{page}"
+        );
+        let r = app
+            .post_form(
+                &b,
+                &format!("/engagements/{eid}/transition"),
+                &[("csrf", csrf.as_str()), ("transition", "transfer"), ("to", "")],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let token = app.token(&sam).await;
+        let r = reqwest::Client::new()
+            .post(app.url(&format!("/api/v1/engagements/{eid}/contacts")))
+            .bearer_auth(&token)
+            .json(&json!({"channel": "email", "message": EVENING_MAIL, "at": "2026-12-01T10:00:00Z"}))
+            .send()
+            .await
+            .unwrap();
+        let d: Value = r.json().await.unwrap();
+        assert_eq!(d["action"], "forward");
+        assert!(
+            d["reasons"].to_string().contains("stays here for you to pass on"),
+            "{d}"
+        );
+        assert!(app.page(&b, "/inbox").await.contains("Could we move Thursday?"));
+    }
+);
