@@ -128,7 +128,7 @@ impl Store {
         })
     }
 
-    fn seal_closures(&self, closures: &[Exception], notes: &[String]) -> Result<String> {
+    pub(crate) fn seal_closures(&self, closures: &[Exception], notes: &[String]) -> Result<String> {
         let json = serde_json::to_string(&Sealed {
             closures: closures.to_vec(),
             notes: notes.to_vec(),
@@ -137,7 +137,7 @@ impl Store {
         Ok(self.key.seal(&json))
     }
 
-    fn row_calendar(&self, r: &AnyRow) -> Result<Calendar> {
+    pub(crate) fn row_calendar(&self, r: &AnyRow) -> Result<Calendar> {
         let zone: String = r.try_get("zone")?;
         let sealed: Sealed = serde_json::from_str(&self.key.open(&r.try_get::<String, _>("closures")?)?)
             .map_err(|e| StoreError::Corrupt(format!("calendar closures: {e}")))?;

@@ -189,7 +189,7 @@ impl Store {
         Ok(entry)
     }
 
-    async fn insert_contact(&self, tx: &mut Transaction<'static, Any>, e: &ContactEntry) -> Result<()> {
+    pub(crate) async fn insert_contact(&self, tx: &mut Transaction<'static, Any>, e: &ContactEntry) -> Result<()> {
         let reply = e
             .reply
             .as_ref()
@@ -220,7 +220,7 @@ impl Store {
         Ok(())
     }
 
-    fn row_contact(&self, r: &AnyRow) -> Result<ContactEntry> {
+    pub(crate) fn row_contact(&self, r: &AnyRow) -> Result<ContactEntry> {
         let opt_ts = |col: &str| -> Result<Option<Timestamp>> {
             r.try_get::<Option<String>, _>(col)?.map(|t| parse_ts(&t)).transpose()
         };
@@ -448,7 +448,7 @@ fn held_actions() -> String {
     format!("action IN ({})", keys.join(", "))
 }
 
-fn row_digest(r: &AnyRow) -> Result<Digest> {
+pub(crate) fn row_digest(r: &AnyRow) -> Result<Digest> {
     Ok(Digest {
         id: id_col(r, "id")?,
         practitioner_id: id_col(r, "practitioner_id")?,

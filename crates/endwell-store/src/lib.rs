@@ -13,6 +13,7 @@
 //! access rules of `endwell_core::access` decide what they see: data they may
 //! not see is `NotFound`, so its existence is not revealed.
 
+pub mod backup;
 pub mod calendars;
 pub mod contacts;
 mod rows;
@@ -1019,6 +1020,7 @@ impl Store {
             engagements,
             agreements,
             events,
+            office: self.export_office().await?,
         })
     }
 
@@ -1076,6 +1078,7 @@ impl Store {
         for ev in &data.events {
             insert_event(&mut tx, ev).await?;
         }
+        self.import_office(&mut tx, &data.office).await?;
         tx.commit().await?;
         Ok(ImportCounts {
             users: data.users.len(),
@@ -1083,6 +1086,8 @@ impl Store {
             engagements: data.engagements.len(),
             agreements: data.agreements.len(),
             events: data.events.len(),
+            contacts: data.office.contacts.len(),
+            calendars: data.office.calendars.len(),
         })
     }
 }
@@ -1100,6 +1105,10 @@ pub struct Export {
     pub engagements: Vec<Engagement>,
     pub agreements: Vec<Agreement>,
     pub events: Vec<Event>,
+    /// Contacts, digests, the release queue, calendars, feed links and
+    /// transfer receivers; absent from exports made before they existed.
+    #[serde(default)]
+    pub office: backup::OfficeData,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1116,6 +1125,8 @@ pub struct ImportCounts {
     pub engagements: usize,
     pub agreements: usize,
     pub events: usize,
+    pub contacts: usize,
+    pub calendars: usize,
 }
 
 /// Which clients to list.

@@ -363,7 +363,18 @@ async fn export_import_round_trip_and_survive_reopen() {
             .record_consent(sam, e.id, 1, "Ada", ConsentMethod::Written)
             .await
             .unwrap();
+        office_data(&store, sam, sup, e.id).await;
         let export = store.export().await.unwrap();
+        assert_eq!(export.office.contacts.len(), 3, "{backend}");
+        assert_eq!(export.office.digests.len(), 1);
+        assert_eq!(
+            export.office.jobs.len(),
+            2,
+            "the manual release and the pending release job"
+        );
+        assert_eq!(export.office.calendars.len(), 1);
+        assert_eq!(export.office.calendar_feeds.len(), 1);
+        assert_eq!(export.office.transfers.len(), 1);
         store.close().await;
 
         // Reopen: everything is still there.
@@ -378,8 +389,20 @@ async fn export_import_round_trip_and_survive_reopen() {
         let parsed: endwell_store::Export = serde_json::from_str(&json).unwrap();
         let counts = target.import(&parsed).await.unwrap();
         assert_eq!(counts.users, 2);
+        assert_eq!(counts.contacts, 3);
+        // The imported data works, not only reads back: the feed link opens, the held contact is released once.
+        assert_eq!(
+            target.user_by_feed_token("feed-token").await.unwrap().unwrap().id,
+            sam.id
+        );
+        assert_eq!(target.receiving_worker(sam, e.id).await.unwrap().unwrap().id, sup.id);
         assert_eq!(target.export().await.unwrap(), export);
         assert_eq!(target.verify_events().await.unwrap(), export.events.len() as u64);
+        // An export made before the office data existed still loads.
+        let mut old: serde_json::Value = serde_json::to_value(&export).unwrap();
+        old.as_object_mut().unwrap().remove("office");
+        let old: endwell_store::Export = serde_json::from_value(old).unwrap();
+        assert!(old.office.contacts.is_empty());
         // A second import is refused and changes nothing.
         assert!(matches!(target.import(&parsed).await, Err(StoreError::Conflict(_))));
         // A damaged log is refused.
@@ -395,4 +418,72 @@ async fn export_import_round_trip_and_survive_reopen() {
         }
         db.cleanup().await;
     }
+}
+
+/// Contacts (one released in a digest, one waiting with its job), a
+/// calendar, a feed link and a transfer to `to`, for the round trip.
+async fn office_data(store: &Store, sam: Viewer, to: Viewer, engagement: endwell_core::EngagementId) {
+    use endwell_core::decision::{Contact, Policy};
+    use endwell_core::message::Message;
+    use endwell_core::terms::Channel;
+    use endwell_store::contacts::NewContact;
+    let terms = Terms::from_toml(TERMS).unwrap();
+    for (i, at) in ["2026-11-30T20:00:00Z", "2026-11-30T21:00:00Z", "2026-12-01T10:00:00Z"]
+        .iter()
+        .enumerate()
+    {
+        let at: jiff::Timestamp = at.parse().unwrap();
+        let m = Message::plain(Some("alex@example.net"), &format!("Message {i}"));
+        let decision = Policy::around(&terms, at).decide(&Contact {
+            channel: Channel::Sms,
+            state: EngagementState::Active,
+            message: &m,
+            labels: &[],
+            at,
+            last_reply: None,
+        });
+        store
+            .record_contact(
+                sam,
+                NewContact {
+                    practitioner_id: sam.id,
+                    engagement_id: Some(engagement),
+                    channel: Channel::Sms,
+                    sender: "alex@example.net".into(),
+                    subject: None,
+                    body: m.body.clone(),
+                    received_at: at,
+                    labels: Vec::new(),
+                    decision,
+                },
+            )
+            .await
+            .unwrap();
+        if i == 0 {
+            store.release_now(sam).await.unwrap().unwrap();
+        }
+    }
+    store
+        .add_calendar(
+            sam,
+            "Leave",
+            Some("https://calendar.example/secret.ics"),
+            endwell_store::calendars::CalendarRead {
+                source: "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n".into(),
+                zone: "Europe/London".parse().unwrap(),
+                closures: Terms::from_toml(TERMS).unwrap().exceptions,
+                notes: vec!["a note".into()],
+            },
+        )
+        .await
+        .unwrap();
+    store.new_feed_token(sam, "feed-token").await.unwrap();
+    store
+        .transition(sam, engagement, Transition::Activate, "")
+        .await
+        .unwrap();
+    store
+        .transition_to(sam, engagement, Transition::Transfer, "", Some(to.id))
+        .await
+        .unwrap();
 }

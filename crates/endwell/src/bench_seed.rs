@@ -85,5 +85,6 @@ pub fn data(engagements: usize, events: usize, password_hash: &str) -> anyhow::R
         engagements: list,
         agreements: Vec::new(),
         events: chain,
+        office: Default::default(),
     })
 }
