@@ -183,6 +183,13 @@ enum CalendarCommand {
         /// Last day to import [default: a year from today]
         #[arg(long)]
         until: Option<String>,
+        /// Keep the file in the database as this practitioner's calendar
+        /// (its busy events then close their office hours in every engagement).
+        #[arg(long, conflicts_with_all = ["terms", "zone", "from", "until"])]
+        email: Option<String>,
+        /// The calendar's name, with --email.
+        #[arg(long, default_value = "Leave and holidays", requires = "email")]
+        name: String,
     },
 }
 
@@ -350,10 +357,42 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
     match cli.command {
         Command::Calendar(CalendarCommand::Import {
             file,
+            email: Some(email),
+            name,
+            ..
+        }) => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read the calendar {}", file.display()))?;
+            let store = settings.store().await?;
+            let (user, _) = store
+                .user_for_login(&email)
+                .await?
+                .ok_or(StoreError::NotFound)
+                .with_context(|| format!("no account for {email}"))?;
+            let zone = endwell_web::calendars::zone_of(&user);
+            let read = endwell_web::calendars::read(text, &zone, jiff::Timestamp::now())?;
+            for note in &read.notes {
+                eprintln!("note: {note}");
+            }
+            let cal = store
+                .add_calendar(endwell_core::access::Viewer::of(&user), &name, None, read)
+                .await?;
+            println!(
+                "Kept {:?} for {}: {} closures in the coming year ({}).",
+                cal.name,
+                user.email,
+                cal.closures.exceptions.len(),
+                zone.name()
+            );
+            Ok(())
+        }
+        Command::Calendar(CalendarCommand::Import {
+            file,
             terms,
             zone,
             from,
             until,
+            ..
         }) => offline::calendar_import(offline::CalendarImportArgs {
             file: &file,
             terms: terms.as_deref(),

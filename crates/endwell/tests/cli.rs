@@ -188,3 +188,59 @@ fn a_generated_password_is_printed_once_and_works_for_login() {
     let list: Value = serde_json::from_str(&ok(endwell(&db).args(["user", "list", "--json"]))).unwrap();
     assert_eq!(list[0]["email"], "lee@clinic.example");
 }
+
+#[tokio::test]
+async fn calendar_import_keeps_a_file_for_a_practitioner() {
+    for backend in backends() {
+        eprintln!("on {backend}");
+        let db = TestDb::new(backend).await;
+        ok(endwell(&db).arg("migrate"));
+        ok(endwell(&db)
+            .args([
+                "user",
+                "add",
+                "--email",
+                "sam@clinic.example",
+                "--name",
+                "Sam",
+                "--timezone",
+                "Europe/London",
+            ])
+            .env("ENDWELL_PASSWORD", "a long enough password"));
+        let day = jiff::Timestamp::now()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date()
+            .checked_add(jiff::Span::new().days(10))
+            .unwrap();
+        let ics = format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nBEGIN:VEVENT\r\nUID:a@test\r\nDTSTAMP:20261101T000000Z\r\n\
+             DTSTART;VALUE=DATE:{}\r\nSUMMARY:Leave\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+            day.strftime("%Y%m%d")
+        );
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, ics.as_bytes()).unwrap();
+        let path = file.path().to_str().unwrap();
+        let out = ok(endwell(&db).args([
+            "calendar",
+            "import",
+            path,
+            "--email",
+            "sam@clinic.example",
+            "--name",
+            "Leave",
+        ]));
+        assert!(out.contains("1 closures"), "{out}");
+        let export: Value = serde_json::from_str(&ok(endwell(&db).args(["export", "--json"]))).unwrap();
+        let cals = &export["office"]["calendars"];
+        assert_eq!(cals.as_array().unwrap().len(), 1, "{export}");
+        assert_eq!(cals[0]["name"], "Leave");
+        assert_eq!(cals[0]["closures"][0]["from"], day.to_string());
+        // An unknown account: exit 3, nothing kept.
+        let out = endwell(&db)
+            .args(["calendar", "import", path, "--email", "nobody@clinic.example"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+        db.cleanup().await;
+    }
+}
