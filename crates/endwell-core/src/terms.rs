@@ -444,6 +444,36 @@ pub struct Exception {
 }
 
 impl Exception {
+    /// When, in words a person reads at a glance: "Fri 27 Nov 2026,
+    /// 16:00–17:00", "Thu 24 Dec – Mon 28 Dec 2026".
+    pub fn when(&self) -> String {
+        let day = |d: Date| d.strftime("%a %-d %b %Y").to_string();
+        let short = |d: Date| d.strftime("%a %-d %b").to_string();
+        let range = |a: Date, b: Date| {
+            if a == b {
+                day(a)
+            } else if a.year() == b.year() {
+                format!("{} – {}", short(a), day(b))
+            } else {
+                format!("{} – {}", day(a), day(b))
+            }
+        };
+        match (self.from, self.to) {
+            (LocalPoint::Day(a), LocalPoint::Day(b)) => range(a, b),
+            (LocalPoint::At(a), LocalPoint::At(b)) if a.date() == b.date() => {
+                format!("{}, {}–{}", day(a.date()), a.strftime("%H:%M"), b.strftime("%H:%M"))
+            }
+            (LocalPoint::At(a), LocalPoint::At(b)) => format!(
+                "{} {} – {} {}",
+                day(a.date()),
+                a.strftime("%H:%M"),
+                day(b.date()),
+                b.strftime("%H:%M")
+            ),
+            (a, b) => format!("{a} – {b}"),
+        }
+    }
+
     /// Whether this closure falls on (all or part of) the local `day`.
     pub fn touches_day(&self, day: Date) -> bool {
         let (from, to) = match (self.from, self.to) {
@@ -667,6 +697,26 @@ pub struct EngagementTerms {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exceptions_say_when_in_words() {
+        let e = |a: &str, b: &str| Exception {
+            from: a.parse().unwrap(),
+            to: b.parse().unwrap(),
+            reason: String::new(),
+        };
+        assert_eq!(e("2026-12-24", "2026-12-28").when(), "Thu 24 Dec – Mon 28 Dec 2026");
+        assert_eq!(e("2026-12-24", "2026-12-24").when(), "Thu 24 Dec 2026");
+        assert_eq!(e("2026-12-31", "2027-01-01").when(), "Thu 31 Dec 2026 – Fri 1 Jan 2027");
+        assert_eq!(
+            e("2027-01-15T12:00", "2027-01-15T17:00").when(),
+            "Fri 15 Jan 2027, 12:00–17:00"
+        );
+        assert_eq!(
+            e("2027-01-15T12:00", "2027-01-16T09:00").when(),
+            "Fri 15 Jan 2027 12:00 – Sat 16 Jan 2027 09:00"
+        );
+    }
 
     /// The example of DESIGN.md, verbatim.
     pub const DESIGN_EXAMPLE: &str = include_str!("../tests/design-terms.toml");

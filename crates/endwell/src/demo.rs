@@ -100,7 +100,50 @@ pub async fn seed(store: &Store, password_hash: &str) -> anyhow::Result<Vec<Demo
             .await
             .with_context(|| format!("creating the demo engagement {:?}", spec.title))?;
     }
+    demo_calendar(store, &practitioners[0], today)
+        .await
+        .context("creating the demo calendar")?;
     Ok(logins)
+}
+
+/// The first practitioner's own calendar, as if uploaded from their
+/// calendar program: a training afternoon, a week of leave and weekly
+/// supervision, so the week view, the Calendar page and replies show closures.
+async fn demo_calendar(store: &Store, user: &User, today: Date) -> anyhow::Result<()> {
+    // The first weekday `n` or more days on, so closures fall in office hours.
+    let d = |n: i64| -> anyhow::Result<String> {
+        let mut at = day(today, n)?;
+        while matches!(
+            at.weekday(),
+            jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday
+        ) {
+            at = at.tomorrow()?;
+        }
+        Ok(at.strftime("%Y%m%d").to_string())
+    };
+    let tz = &user.timezone;
+    let ics = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Endwell demo//EN\r\n\
+         BEGIN:VEVENT\r\nUID:training@demo.endwell\r\nDTSTAMP:20261101T000000Z\r\n\
+         DTSTART;TZID={tz}:{}T130000\r\nDTEND;TZID={tz}:{}T170000\r\nSUMMARY:Trauma-informed practice training\r\nEND:VEVENT\r\n\
+         BEGIN:VEVENT\r\nUID:leave@demo.endwell\r\nDTSTAMP:20261101T000000Z\r\n\
+         DTSTART;VALUE=DATE:{}\r\nDTEND;VALUE=DATE:{}\r\nSUMMARY:Annual leave\r\nEND:VEVENT\r\n\
+         BEGIN:VEVENT\r\nUID:supervision@demo.endwell\r\nDTSTAMP:20261101T000000Z\r\n\
+         DTSTART;TZID={tz}:{}T160000\r\nDTEND;TZID={tz}:{}T170000\r\nRRULE:FREQ=WEEKLY;COUNT=26\r\nSUMMARY:Supervision\r\nEND:VEVENT\r\n\
+         END:VCALENDAR\r\n",
+        d(3)?,
+        d(3)?,
+        d(35)?,
+        d(40)?,
+        d(1)?,
+        d(1)?,
+    );
+    let zone = endwell_web::calendars::zone_of(user);
+    let read = endwell_web::calendars::read(ics, &zone, jiff::Timestamp::now())?;
+    store
+        .add_calendar(viewer(user), "Training, leave and supervision", None, read)
+        .await?;
+    Ok(())
 }
 
 fn login(user: &User) -> DemoLogin {

@@ -61,15 +61,10 @@ fn row(c: &Calendar, tz: &str, today: jiff::civil::Date) -> CalendarRow {
         })
         .take(3)
         .map(|e| {
-            let when = if e.from == e.to {
-                e.from.to_string()
-            } else {
-                format!("{} to {}", e.from, e.to)
-            };
             if e.reason.is_empty() {
-                when
+                e.when()
             } else {
-                format!("{} ({when})", e.reason)
+                format!("{}: {}", e.reason, e.when())
             }
         })
         .collect();
