@@ -117,7 +117,7 @@ async fn page(
         zone: zone.name().to_string(),
         done,
         calendars: calendars.iter().map(|c| row(c, &user.user.timezone, today)).collect(),
-        refresh_text: if minutes % 60 == 0 {
+        refresh_text: if minutes.is_multiple_of(60) {
             match minutes / 60 {
                 1 => "hour".into(),
                 h => format!("{h} hours"),
