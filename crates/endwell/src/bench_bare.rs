@@ -27,7 +27,10 @@ struct ContactIn {
 
 async fn contact(Path(id): Path<String>, Json(body): Json<ContactIn>) -> (StatusCode, Json<serde_json::Value>) {
     // Use every field, so that none of the work can be left out.
-    let n = id.len() + body.channel.len() + body.message.len() + body.from.map_or(0, |f| f.len())
+    let n = id.len()
+        + body.channel.len()
+        + body.message.len()
+        + body.from.map_or(0, |f| f.len())
         + body.at.map_or(0, |a| a.len())
         + usize::from(body.dry_run);
     (
