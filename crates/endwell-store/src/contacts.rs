@@ -14,14 +14,16 @@ use endwell_core::access::Viewer;
 use endwell_core::decision::{Action, Decision, Reply};
 use endwell_core::terms::Channel;
 use endwell_core::triage::Finding;
-use endwell_core::{EngagementId, UserId};
+use endwell_core::{AgreementId, EngagementId, UserId};
+use std::sync::Arc;
+
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 use uuid::Uuid;
 
-use crate::rows::{fmt_ts, id_col, parse_ts};
+use crate::rows::{fmt_ts, id_col, parse_ts, row_engagement};
 use crate::{Backend, Result, Store, StoreError, now};
 
 /// A contact to record, with the decision already taken.
@@ -111,6 +113,31 @@ pub struct InboxQuery {
 
 const JOB_RELEASE: &str = "release";
 
+/// At most this many contacts are written in one transaction.
+const MAX_BATCH: usize = 128;
+
+/// Contacts waiting for the group-commit writer.
+#[derive(Default)]
+pub(crate) struct ContactQueue(std::sync::Mutex<QueueState>);
+
+#[derive(Default)]
+pub(crate) struct QueueState {
+    waiting: Vec<Queued>,
+    /// A writer task is running and will take what is waiting.
+    writing: bool,
+}
+
+struct Queued {
+    entry: ContactEntry,
+    done: tokio::sync::oneshot::Sender<Result<ContactEntry>>,
+}
+
+impl ContactQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 impl Store {
     fn sender_key(&self, sender: &str) -> String {
         self.key.fingerprint(&sender.trim().to_lowercase())
@@ -129,27 +156,106 @@ impl Store {
     }
 
     /// Record a contact and its decision; a held one also gets its release job.
+    ///
+    /// Group commit: contacts recorded at the same time are written by one
+    /// task in one transaction, and each call returns only after that
+    /// transaction has committed (or failed: then every call in it fails,
+    /// and none of its contacts is stored). Cancelling a call does not
+    /// cancel the write it has joined.
     pub async fn record_contact(&self, viewer: Viewer, c: NewContact) -> Result<ContactEntry> {
         if viewer.id != c.practitioner_id {
             return Err(StoreError::NotFound);
         }
-        let entry = c.into_entry();
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let start = {
+            let mut q = self.contact_queue.lock();
+            q.waiting.push(Queued {
+                entry: c.into_entry(),
+                done,
+            });
+            !std::mem::replace(&mut q.writing, true)
+        };
+        if start {
+            tokio::spawn(self.clone().write_queued_contacts());
+        }
+        answer
+            .await
+            .map_err(|_| StoreError::Conflict("the contact was not stored: the server is stopping".into()))?
+    }
+
+    /// Write queued contacts, a batch per transaction, until none are left.
+    async fn write_queued_contacts(self) {
+        /// Lets the next caller start a writer again should this one panic
+        /// or be dropped with its runtime; queued callers are then answered
+        /// with an error (their channels close).
+        struct Finish<'a>(&'a ContactQueue, bool);
+        impl Drop for Finish<'_> {
+            fn drop(&mut self) {
+                if !self.1 {
+                    let mut q = self.0.lock();
+                    q.writing = false;
+                    q.waiting.clear();
+                }
+            }
+        }
+        let queue = self.contact_queue.clone();
+        let mut finish = Finish(&queue, false);
+        loop {
+            let batch: Vec<Queued> = {
+                let mut q = queue.lock();
+                if q.waiting.is_empty() {
+                    q.writing = false;
+                    finish.1 = true;
+                    return;
+                }
+                let n = q.waiting.len().min(MAX_BATCH);
+                q.waiting.drain(..n).collect()
+            };
+            let result = self.insert_contacts(batch.iter().map(|q| &q.entry)).await;
+            match result {
+                Ok(()) => {
+                    for q in batch {
+                        let _ = q.done.send(Ok(q.entry));
+                    }
+                }
+                Err(e) if batch.len() == 1 => {
+                    let _ = batch.into_iter().next().map(|q| q.done.send(Err(e)));
+                }
+                Err(e) => {
+                    tracing::warn!(contacts = batch.len(), "writing a batch of contacts failed: {e}");
+                    let e = Arc::new(e);
+                    for q in batch {
+                        let _ = q.done.send(Err(StoreError::Batch(e.clone())));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Insert contacts and the release jobs of the held ones in one transaction.
+    async fn insert_contacts<'a>(&self, entries: impl Iterator<Item = &'a ContactEntry> + Clone) -> Result<()> {
         let (_g, mut tx) = self.begin_write().await?;
-        self.insert_contact(&mut tx, &entry).await?;
-        if let (true, Some(at)) = (entry.action.is_held(), entry.release_at) {
+        let mut jobs = std::collections::BTreeSet::new();
+        for entry in entries {
+            self.insert_contact(&mut tx, entry).await?;
+            if let (true, Some(at)) = (entry.action.is_held(), entry.release_at) {
+                jobs.insert((entry.practitioner_id, at));
+            }
+        }
+        for (practitioner, at) in jobs {
             sqlx::query(
                 "INSERT INTO jobs (id, kind, practitioner_id, run_at, state, created_at) VALUES ($1, $2, $3, $4, 'pending', $5) ON CONFLICT DO NOTHING",
             )
             .bind(Uuid::now_v7().to_string())
             .bind(JOB_RELEASE)
-            .bind(entry.practitioner_id.to_string())
+            .bind(practitioner.to_string())
             .bind(fmt_ts(at))
             .bind(fmt_ts(now()))
             .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;
-        Ok(entry)
+        Ok(())
     }
 
     async fn insert_contact(&self, tx: &mut Transaction<'static, Any>, e: &ContactEntry) -> Result<()> {
@@ -420,6 +526,37 @@ fn row_digest(r: &AnyRow) -> Result<Digest> {
     })
 }
 
+/// What deciding a contact needs, read together (`Store::decision_inputs`).
+#[derive(Debug, Clone)]
+pub struct DecisionInputs {
+    pub engagement: endwell_core::model::Engagement,
+    /// The terms in force (`model::in_force`); `None` before any terms.
+    /// Shared: the same terms are the same `Arc` while they are cached.
+    pub terms: Option<Arc<endwell_core::Terms>>,
+    /// When the viewer's contacts from the sender last got an automatic reply.
+    pub last_reply: Option<Timestamp>,
+}
+
+/// Parsed terms by agreement version. A version's terms never change once
+/// written (a change is a new version with a new id), so an entry never goes
+/// stale, also when other instances write: nothing needs invalidating.
+#[derive(Default)]
+pub(crate) struct TermsCache(std::sync::Mutex<std::collections::HashMap<AgreementId, Arc<endwell_core::Terms>>>);
+
+impl TermsCache {
+    fn get(&self, id: AgreementId) -> Option<Arc<endwell_core::Terms>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()
+    }
+
+    fn put(&self, id: AgreementId, terms: Arc<endwell_core::Terms>) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= 10_000 {
+            map.clear();
+        }
+        map.insert(id, terms);
+    }
+}
+
 impl Store {
     /// The terms a contact is decided by (`model::in_force`); `None` before any terms.
     pub async fn terms_in_force(
@@ -427,11 +564,85 @@ impl Store {
         viewer: Viewer,
         engagement: EngagementId,
     ) -> Result<(endwell_core::model::Engagement, Option<endwell_core::Terms>)> {
-        let e = self.engagement(viewer, engagement).await?;
-        // Access was just checked; read the versions without asking again.
-        let versions = self.agreements_of(engagement).await?;
-        let terms = endwell_core::model::in_force(&versions).map(|a| a.terms.clone());
-        Ok((e, terms))
+        let (e, terms, _) = self.engagement_with_terms(viewer, engagement, None).await?;
+        Ok((e, terms.map(Arc::unwrap_or_clone)))
+    }
+
+    /// The engagement, its terms in force and when the viewer last sent
+    /// `sender` an automatic reply, in one query (the terms come from the
+    /// cache after the first time).
+    pub async fn decision_inputs(
+        &self,
+        viewer: Viewer,
+        engagement: EngagementId,
+        sender: &str,
+    ) -> Result<DecisionInputs> {
+        let (engagement, terms, last_reply) = self.engagement_with_terms(viewer, engagement, Some(sender)).await?;
+        Ok(DecisionInputs {
+            engagement,
+            terms,
+            last_reply,
+        })
+    }
+
+    async fn engagement_with_terms(
+        &self,
+        viewer: Viewer,
+        engagement: EngagementId,
+        sender: Option<&str>,
+    ) -> Result<(
+        endwell_core::model::Engagement,
+        Option<Arc<endwell_core::Terms>>,
+        Option<Timestamp>,
+    )> {
+        // One row per version, newest first (one row with NULLs before any).
+        let rows = sqlx::query(
+            "SELECT e.*, a.id AS agreement_id, a.consent_at AS agreement_consent_at, \
+             (SELECT MAX(c.received_at) FROM contacts c WHERE c.practitioner_id = $2 AND c.sender_key = $3 AND c.replied = 1) AS last_reply \
+             FROM engagements e LEFT JOIN agreements a ON a.engagement_id = e.id \
+             WHERE e.id = $1 ORDER BY a.version DESC",
+        )
+        .bind(engagement.to_string())
+        .bind(viewer.id.to_string())
+        // Without a sender, a key no contact has (fingerprints are hex).
+        .bind(sender.map(|s| self.sender_key(s)).unwrap_or_default())
+        .fetch_all(&self.pool)
+        .await?;
+        let first = rows.first().ok_or(StoreError::NotFound)?;
+        let e = row_engagement(first)?;
+        self.check_readable(viewer, e.practitioner_id).await?;
+        let last_reply = first
+            .try_get::<Option<String>, _>("last_reply")?
+            .map(|t| parse_ts(&t))
+            .transpose()?;
+        let mut versions = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if let Some(id) = r.try_get::<Option<String>, _>("agreement_id")? {
+                let id: AgreementId = id
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt(format!("agreement id {id:?}")))?;
+                let consented = r.try_get::<Option<String>, _>("agreement_consent_at")?.is_some();
+                versions.push((id, consented));
+            }
+        }
+        let terms = match endwell_core::model::in_force_by(&versions, |(_, consented)| *consented) {
+            None => None,
+            Some((id, _)) => Some(match self.terms_cache.get(*id) {
+                Some(t) => t,
+                None => {
+                    let row = sqlx::query("SELECT terms FROM agreements WHERE id = $1")
+                        .bind(id.to_string())
+                        .fetch_one(&self.pool)
+                        .await?;
+                    let terms: endwell_core::Terms = serde_json::from_str(&row.try_get::<String, _>("terms")?)
+                        .map_err(|e| StoreError::Corrupt(format!("terms: {e}")))?;
+                    let terms = Arc::new(terms);
+                    self.terms_cache.put(*id, terms.clone());
+                    terms
+                }
+            }),
+        };
+        Ok((e, terms, last_reply))
     }
 }
 
