@@ -129,7 +129,55 @@ pub(crate) struct QueueState {
 
 struct Queued {
     entry: ContactEntry,
+    row: ContactRow,
     done: tokio::sync::oneshot::Sender<Result<ContactEntry>>,
+}
+
+/// The columns of one contact, ready to bind.
+struct ContactRow {
+    id: String,
+    practitioner_id: String,
+    engagement_id: Option<String>,
+    channel: &'static str,
+    sender: String,
+    sender_key: String,
+    subject: Option<String>,
+    body: String,
+    received_at: String,
+    action: &'static str,
+    reasons: String,
+    labels: String,
+    reply: Option<String>,
+    replied: i64,
+    release_at: Option<String>,
+    created_at: String,
+}
+
+fn json<T: Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|err| StoreError::Corrupt(err.to_string()))
+}
+
+/// Rows per multi-row INSERT (16 parameters each: 1,024 at most, well
+/// within SQLite's and PostgreSQL's limits).
+const ROWS_PER_INSERT: usize = 64;
+
+/// `INSERT INTO contacts … VALUES (…), (…)` for `rows` rows.
+fn insert_contacts_sql(rows: usize) -> String {
+    const COLUMNS: usize = 16;
+    let mut sql = String::from(
+        "INSERT INTO contacts (id, practitioner_id, engagement_id, channel, sender, sender_key, subject, body, received_at, action, reasons, labels, reply, replied, release_at, created_at) VALUES ",
+    );
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..COLUMNS {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * COLUMNS + c + 1));
+        }
+        sql.push(')');
+    }
+    sql
 }
 
 impl ContactQueue {
@@ -166,13 +214,13 @@ impl Store {
         if viewer.id != c.practitioner_id {
             return Err(StoreError::NotFound);
         }
+        let entry = c.into_entry();
+        // Sealing and encoding happen here, in parallel, not in the writer.
+        let row = self.contact_row(&entry)?;
         let (done, answer) = tokio::sync::oneshot::channel();
         let start = {
             let mut q = self.contact_queue.lock();
-            q.waiting.push(Queued {
-                entry: c.into_entry(),
-                done,
-            });
+            q.waiting.push(Queued { entry, row, done });
             !std::mem::replace(&mut q.writing, true)
         };
         if start {
@@ -211,7 +259,7 @@ impl Store {
                 let n = q.waiting.len().min(MAX_BATCH);
                 q.waiting.drain(..n).collect()
             };
-            let result = self.insert_contacts(batch.iter().map(|q| &q.entry)).await;
+            let result = self.insert_contacts(&batch).await;
             match result {
                 Ok(()) => {
                     for q in batch {
@@ -233,14 +281,38 @@ impl Store {
     }
 
     /// Insert contacts and the release jobs of the held ones in one transaction.
-    async fn insert_contacts<'a>(&self, entries: impl Iterator<Item = &'a ContactEntry> + Clone) -> Result<()> {
+    async fn insert_contacts(&self, batch: &[Queued]) -> Result<()> {
+        let jobs: std::collections::BTreeSet<(UserId, Timestamp)> = batch
+            .iter()
+            .filter(|q| q.entry.action.is_held())
+            .filter_map(|q| q.entry.release_at.map(|at| (q.entry.practitioner_id, at)))
+            .collect();
         let (_g, mut tx) = self.begin_write().await?;
-        let mut jobs = std::collections::BTreeSet::new();
-        for entry in entries {
-            self.insert_contact(&mut tx, entry).await?;
-            if let (true, Some(at)) = (entry.action.is_held(), entry.release_at) {
-                jobs.insert((entry.practitioner_id, at));
+        // Several rows per statement: each statement is a round trip to the database.
+        for chunk in batch.chunks(ROWS_PER_INSERT) {
+            let sql = insert_contacts_sql(chunk.len());
+            let mut q = sqlx::query(&sql);
+            for c in chunk {
+                let r = &c.row;
+                q = q
+                    .bind(r.id.clone())
+                    .bind(r.practitioner_id.clone())
+                    .bind(r.engagement_id.clone())
+                    .bind(r.channel)
+                    .bind(r.sender.clone())
+                    .bind(r.sender_key.clone())
+                    .bind(r.subject.clone())
+                    .bind(r.body.clone())
+                    .bind(r.received_at.clone())
+                    .bind(r.action)
+                    .bind(r.reasons.clone())
+                    .bind(r.labels.clone())
+                    .bind(r.reply.clone())
+                    .bind(r.replied)
+                    .bind(r.release_at.clone())
+                    .bind(r.created_at.clone());
             }
+            q.execute(&mut *tx).await?;
         }
         for (practitioner, at) in jobs {
             sqlx::query(
@@ -258,35 +330,30 @@ impl Store {
         Ok(())
     }
 
-    async fn insert_contact(&self, tx: &mut Transaction<'static, Any>, e: &ContactEntry) -> Result<()> {
-        let reply = e
-            .reply
-            .as_ref()
-            .map(|r| serde_json::to_string(r).map(|j| self.key.seal(&j)))
-            .transpose()
-            .map_err(|err| StoreError::Corrupt(err.to_string()))?;
-        sqlx::query(
-            "INSERT INTO contacts (id, practitioner_id, engagement_id, channel, sender, sender_key, subject, body, received_at, action, reasons, labels, reply, replied, release_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-        )
-        .bind(e.id.to_string())
-        .bind(e.practitioner_id.to_string())
-        .bind(e.engagement_id.map(|id| id.to_string()))
-        .bind(e.channel.key())
-        .bind(self.key.seal(&e.sender))
-        .bind(self.sender_key(&e.sender))
-        .bind(e.subject.as_deref().map(|s| self.key.seal(s)))
-        .bind(self.key.seal(&e.body))
-        .bind(fmt_ts(e.received_at))
-        .bind(e.action.key())
-        .bind(serde_json::to_string(&e.reasons).map_err(|err| StoreError::Corrupt(err.to_string()))?)
-        .bind(serde_json::to_string(&e.labels).map_err(|err| StoreError::Corrupt(err.to_string()))?)
-        .bind(reply)
-        .bind(i64::from(e.reply.is_some()))
-        .bind(e.release_at.map(fmt_ts))
-        .bind(fmt_ts(now()))
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
+    /// A contact's column values as stored: sealed where the schema says so.
+    fn contact_row(&self, e: &ContactEntry) -> Result<ContactRow> {
+        Ok(ContactRow {
+            id: e.id.to_string(),
+            practitioner_id: e.practitioner_id.to_string(),
+            engagement_id: e.engagement_id.map(|id| id.to_string()),
+            channel: e.channel.key(),
+            sender: self.key.seal(&e.sender),
+            sender_key: self.sender_key(&e.sender),
+            subject: e.subject.as_deref().map(|s| self.key.seal(s)),
+            body: self.key.seal(&e.body),
+            received_at: fmt_ts(e.received_at),
+            action: e.action.key(),
+            reasons: json(&e.reasons)?,
+            labels: json(&e.labels)?,
+            reply: e
+                .reply
+                .as_ref()
+                .map(|r| json(r).map(|j| self.key.seal(&j)))
+                .transpose()?,
+            replied: i64::from(e.reply.is_some()),
+            release_at: e.release_at.map(fmt_ts),
+            created_at: fmt_ts(now()),
+        })
     }
 
     fn row_contact(&self, r: &AnyRow) -> Result<ContactEntry> {
