@@ -122,6 +122,11 @@ pub(crate) struct ContactQueue(std::sync::Mutex<QueueState>);
 
 #[derive(Default)]
 pub(crate) struct QueueState {
+    /// Release jobs known to exist. A job row is never deleted (a done one
+    /// stays, and `ON CONFLICT DO NOTHING` would skip it), so once one is
+    /// committed, writing it again can be left out — also with other
+    /// instances. Whatever deletes release jobs must clear this set.
+    known_jobs: std::collections::HashSet<(UserId, Timestamp)>,
     waiting: Vec<Queued>,
     /// A writer task is running and will take what is waiting.
     writing: bool,
@@ -161,6 +166,35 @@ fn json<T: Serialize>(v: &T) -> Result<String> {
 /// within SQLite's and PostgreSQL's limits).
 const ROWS_PER_INSERT: usize = 64;
 
+/// The multi-row INSERT with the rows of `batch` bound.
+fn insert_contacts_query<'q>(
+    sql: &'q str,
+    batch: &'q [Queued],
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+    let mut q = sqlx::query(sql);
+    for c in batch {
+        let r = &c.row;
+        q = q
+            .bind(r.id.as_str())
+            .bind(r.practitioner_id.as_str())
+            .bind(r.engagement_id.as_deref())
+            .bind(r.channel)
+            .bind(r.sender.as_str())
+            .bind(r.sender_key.as_str())
+            .bind(r.subject.as_deref())
+            .bind(r.body.as_str())
+            .bind(r.received_at.as_str())
+            .bind(r.action)
+            .bind(r.reasons.as_str())
+            .bind(r.labels.as_str())
+            .bind(r.reply.as_deref())
+            .bind(r.replied)
+            .bind(r.release_at.as_deref())
+            .bind(r.created_at.as_str());
+    }
+    q
+}
+
 /// `INSERT INTO contacts … VALUES (…), (…)` for `rows` rows.
 fn insert_contacts_sql(rows: usize) -> String {
     const COLUMNS: usize = 16;
@@ -183,6 +217,14 @@ fn insert_contacts_sql(rows: usize) -> String {
 impl ContactQueue {
     fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn jobs_written(&self, jobs: Vec<(UserId, Timestamp)>) {
+        let mut q = self.lock();
+        if q.known_jobs.len() + jobs.len() > 100_000 {
+            q.known_jobs.clear();
+        }
+        q.known_jobs.extend(jobs);
     }
 }
 
@@ -280,53 +322,64 @@ impl Store {
         }
     }
 
-    /// Insert contacts and the release jobs of the held ones in one transaction.
+    /// Insert contacts and the release jobs of the held ones, atomically:
+    /// in one transaction, or, when that is one statement, in one statement.
     async fn insert_contacts(&self, batch: &[Queued]) -> Result<()> {
-        let jobs: std::collections::BTreeSet<(UserId, Timestamp)> = batch
-            .iter()
-            .filter(|q| q.entry.action.is_held())
-            .filter_map(|q| q.entry.release_at.map(|at| (q.entry.practitioner_id, at)))
-            .collect();
+        let jobs: Vec<(UserId, Timestamp)> = {
+            let queue = self.contact_queue.lock();
+            let wanted: std::collections::BTreeSet<(UserId, Timestamp)> = batch
+                .iter()
+                .filter(|q| q.entry.action.is_held())
+                .filter_map(|q| q.entry.release_at.map(|at| (q.entry.practitioner_id, at)))
+                .filter(|job| !queue.known_jobs.contains(job))
+                .collect();
+            wanted.into_iter().collect()
+        };
+        if jobs.is_empty() && batch.len() <= ROWS_PER_INSERT {
+            let (_g, mut conn) = self.write_connection().await?;
+            insert_contacts_query(&insert_contacts_sql(batch.len()), batch)
+                .execute(&mut *conn)
+                .await?;
+            return Ok(());
+        }
         let (_g, mut tx) = self.begin_write().await?;
-        // Several rows per statement: each statement is a round trip to the database.
         for chunk in batch.chunks(ROWS_PER_INSERT) {
-            let sql = insert_contacts_sql(chunk.len());
+            insert_contacts_query(&insert_contacts_sql(chunk.len()), chunk)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if !jobs.is_empty() {
+            let mut sql =
+                String::from("INSERT INTO jobs (id, kind, practitioner_id, run_at, state, created_at) VALUES ");
+            for i in 0..jobs.len() {
+                let n = i * 5;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, 'pending', ${})",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 5
+                ));
+            }
+            sql.push_str(" ON CONFLICT DO NOTHING");
             let mut q = sqlx::query(&sql);
-            for c in chunk {
-                let r = &c.row;
+            let created = fmt_ts(now());
+            for (practitioner, at) in &jobs {
                 q = q
-                    .bind(r.id.clone())
-                    .bind(r.practitioner_id.clone())
-                    .bind(r.engagement_id.clone())
-                    .bind(r.channel)
-                    .bind(r.sender.clone())
-                    .bind(r.sender_key.clone())
-                    .bind(r.subject.clone())
-                    .bind(r.body.clone())
-                    .bind(r.received_at.clone())
-                    .bind(r.action)
-                    .bind(r.reasons.clone())
-                    .bind(r.labels.clone())
-                    .bind(r.reply.clone())
-                    .bind(r.replied)
-                    .bind(r.release_at.clone())
-                    .bind(r.created_at.clone());
+                    .bind(Uuid::now_v7().to_string())
+                    .bind(JOB_RELEASE)
+                    .bind(practitioner.to_string())
+                    .bind(fmt_ts(*at))
+                    .bind(created.clone());
             }
             q.execute(&mut *tx).await?;
         }
-        for (practitioner, at) in jobs {
-            sqlx::query(
-                "INSERT INTO jobs (id, kind, practitioner_id, run_at, state, created_at) VALUES ($1, $2, $3, $4, 'pending', $5) ON CONFLICT DO NOTHING",
-            )
-            .bind(Uuid::now_v7().to_string())
-            .bind(JOB_RELEASE)
-            .bind(practitioner.to_string())
-            .bind(fmt_ts(at))
-            .bind(fmt_ts(now()))
-            .execute(&mut *tx)
-            .await?;
-        }
         tx.commit().await?;
+        self.contact_queue.jobs_written(jobs);
         Ok(())
     }
 

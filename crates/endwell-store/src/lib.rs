@@ -215,6 +215,19 @@ impl Store {
         Ok((guard, tx))
     }
 
+    /// A write of one statement, which commits by itself: the writer lock
+    /// (on SQLite) and a writer connection, without BEGIN and COMMIT.
+    async fn write_connection(
+        &self,
+    ) -> Result<(Option<tokio::sync::MutexGuard<'_, ()>>, sqlx::pool::PoolConnection<Any>)> {
+        let guard = match self.backend {
+            Backend::Sqlite => Some(self.write_lock.lock().await),
+            Backend::Postgres => None,
+        };
+        let conn = self.writer.acquire().await?;
+        Ok((guard, conn))
+    }
+
     /// Append an event to the chain inside `tx`. On PostgreSQL an advisory
     /// transaction lock orders appends across instances; on SQLite the writer
     /// lock already does.
