@@ -309,7 +309,9 @@ impl Store {
                     }
                 }
                 Err(e) if batch.len() == 1 => {
-                    let _ = batch.into_iter().next().map(|q| q.done.send(Err(e)));
+                    if let Some(q) = batch.into_iter().next() {
+                        let _ = q.done.send(Err(e));
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(contacts = batch.len(), "writing a batch of contacts failed: {e}");

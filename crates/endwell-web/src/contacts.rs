@@ -21,10 +21,13 @@ use jiff::{SignedDuration, Timestamp};
 use crate::AppState;
 use crate::error::AppError;
 
+/// A policy and the terms it was compiled from.
+type Compiled = (Arc<Terms>, Arc<Policy>);
+
 /// Compiled policies by engagement.
 #[derive(Default)]
 pub struct PolicyCache {
-    inner: Mutex<HashMap<EngagementId, (Arc<Terms>, Arc<Policy>)>>,
+    inner: Mutex<HashMap<EngagementId, Compiled>>,
 }
 
 impl PolicyCache {
