@@ -339,9 +339,16 @@ pub struct Agreement {
 /// consented to, else the latest proposed one (so a new engagement's
 /// messages are still decided by what was written), from versions newest first.
 pub fn in_force(versions_newest_first: &[Agreement]) -> Option<&Agreement> {
+    in_force_by(versions_newest_first, |a| a.consent.is_some())
+}
+
+/// [`in_force`] for any summary of the versions (newest first), given
+/// whether each was consented to: a store can pick the version before it
+/// reads the terms.
+pub fn in_force_by<T>(versions_newest_first: &[T], consented: impl Fn(&T) -> bool) -> Option<&T> {
     versions_newest_first
         .iter()
-        .find(|a| a.consent.is_some())
+        .find(|a| consented(a))
         .or(versions_newest_first.first())
 }
 

@@ -14,14 +14,16 @@ use endwell_core::access::Viewer;
 use endwell_core::decision::{Action, Decision, Reply};
 use endwell_core::terms::Channel;
 use endwell_core::triage::Finding;
-use endwell_core::{EngagementId, UserId};
+use endwell_core::{AgreementId, EngagementId, UserId};
+use std::sync::Arc;
+
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 use uuid::Uuid;
 
-use crate::rows::{fmt_ts, id_col, parse_ts};
+use crate::rows::{fmt_ts, id_col, parse_ts, row_engagement};
 use crate::{Backend, Result, Store, StoreError, now};
 
 /// A contact to record, with the decision already taken.
@@ -111,6 +113,120 @@ pub struct InboxQuery {
 
 const JOB_RELEASE: &str = "release";
 
+/// At most this many contacts are written in one transaction.
+const MAX_BATCH: usize = 128;
+
+/// Contacts waiting for the group-commit writer.
+#[derive(Default)]
+pub(crate) struct ContactQueue(std::sync::Mutex<QueueState>);
+
+#[derive(Default)]
+pub(crate) struct QueueState {
+    /// Release jobs known to exist. A job row is never deleted (a done one
+    /// stays, and `ON CONFLICT DO NOTHING` would skip it), so once one is
+    /// committed, writing it again can be left out — also with other
+    /// instances. Whatever deletes release jobs must clear this set.
+    known_jobs: std::collections::HashSet<(UserId, Timestamp)>,
+    waiting: Vec<Queued>,
+    /// A writer task is running and will take what is waiting.
+    writing: bool,
+}
+
+struct Queued {
+    entry: ContactEntry,
+    row: ContactRow,
+    done: tokio::sync::oneshot::Sender<Result<ContactEntry>>,
+}
+
+/// The columns of one contact, ready to bind.
+struct ContactRow {
+    id: String,
+    practitioner_id: String,
+    engagement_id: Option<String>,
+    channel: &'static str,
+    sender: String,
+    sender_key: String,
+    subject: Option<String>,
+    body: String,
+    received_at: String,
+    action: &'static str,
+    reasons: String,
+    labels: String,
+    reply: Option<String>,
+    replied: i64,
+    release_at: Option<String>,
+    created_at: String,
+}
+
+fn json<T: Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|err| StoreError::Corrupt(err.to_string()))
+}
+
+/// Rows per multi-row INSERT (16 parameters each: 1,024 at most, well
+/// within SQLite's and PostgreSQL's limits).
+const ROWS_PER_INSERT: usize = 64;
+
+/// The multi-row INSERT with the rows of `batch` bound.
+fn insert_contacts_query<'q>(
+    sql: &'q str,
+    rows: impl IntoIterator<Item = &'q ContactRow>,
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+    let mut q = sqlx::query(sql);
+    for r in rows {
+        q = q
+            .bind(r.id.as_str())
+            .bind(r.practitioner_id.as_str())
+            .bind(r.engagement_id.as_deref())
+            .bind(r.channel)
+            .bind(r.sender.as_str())
+            .bind(r.sender_key.as_str())
+            .bind(r.subject.as_deref())
+            .bind(r.body.as_str())
+            .bind(r.received_at.as_str())
+            .bind(r.action)
+            .bind(r.reasons.as_str())
+            .bind(r.labels.as_str())
+            .bind(r.reply.as_deref())
+            .bind(r.replied)
+            .bind(r.release_at.as_deref())
+            .bind(r.created_at.as_str());
+    }
+    q
+}
+
+/// `INSERT INTO contacts … VALUES (…), (…)` for `rows` rows.
+fn insert_contacts_sql(rows: usize) -> String {
+    const COLUMNS: usize = 16;
+    let mut sql = String::from(
+        "INSERT INTO contacts (id, practitioner_id, engagement_id, channel, sender, sender_key, subject, body, received_at, action, reasons, labels, reply, replied, release_at, created_at) VALUES ",
+    );
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..COLUMNS {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * COLUMNS + c + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+impl ContactQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn jobs_written(&self, jobs: Vec<(UserId, Timestamp)>) {
+        let mut q = self.lock();
+        if q.known_jobs.len() + jobs.len() > 100_000 {
+            q.known_jobs.clear();
+        }
+        q.known_jobs.extend(jobs);
+    }
+}
+
 impl Store {
     fn sender_key(&self, sender: &str) -> String {
         self.key.fingerprint(&sender.trim().to_lowercase())
@@ -129,27 +245,31 @@ impl Store {
     }
 
     /// Record a contact and its decision; a held one also gets its release job.
+    ///
+    /// Group commit: contacts recorded at the same time are written by one
+    /// task in one transaction, and each call returns only after that
+    /// transaction has committed (or failed: then every call in it fails,
+    /// and none of its contacts is stored). Cancelling a call does not
+    /// cancel the write it has joined.
     pub async fn record_contact(&self, viewer: Viewer, c: NewContact) -> Result<ContactEntry> {
         if viewer.id != c.practitioner_id {
             return Err(StoreError::NotFound);
         }
         let entry = c.into_entry();
-        let (_g, mut tx) = self.begin_write().await?;
-        self.insert_contact(&mut tx, &entry).await?;
-        if let (true, Some(at)) = (entry.action.is_held(), entry.release_at) {
-            sqlx::query(
-                "INSERT INTO jobs (id, kind, practitioner_id, run_at, state, created_at) VALUES ($1, $2, $3, $4, 'pending', $5) ON CONFLICT DO NOTHING",
-            )
-            .bind(Uuid::now_v7().to_string())
-            .bind(JOB_RELEASE)
-            .bind(entry.practitioner_id.to_string())
-            .bind(fmt_ts(at))
-            .bind(fmt_ts(now()))
-            .execute(&mut *tx)
-            .await?;
+        // Sealing and encoding happen here, in parallel, not in the writer.
+        let row = self.contact_row(&entry)?;
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let start = {
+            let mut q = self.contact_queue.lock();
+            q.waiting.push(Queued { entry, row, done });
+            !std::mem::replace(&mut q.writing, true)
+        };
+        if start {
+            tokio::spawn(self.clone().write_queued_contacts());
         }
-        tx.commit().await?;
-        Ok(entry)
+        answer
+            .await
+            .map_err(|_| StoreError::Conflict("the contact was not stored: the server is stopping".into()))?
     }
 
     /// The practitioner a transferred engagement went to, when it names one.
@@ -189,35 +309,151 @@ impl Store {
         Ok(entry)
     }
 
+    /// One contact, inside the caller's transaction (forwarding, import).
     pub(crate) async fn insert_contact(&self, tx: &mut Transaction<'static, Any>, e: &ContactEntry) -> Result<()> {
-        let reply = e
-            .reply
-            .as_ref()
-            .map(|r| serde_json::to_string(r).map(|j| self.key.seal(&j)))
-            .transpose()
-            .map_err(|err| StoreError::Corrupt(err.to_string()))?;
-        sqlx::query(
-            "INSERT INTO contacts (id, practitioner_id, engagement_id, channel, sender, sender_key, subject, body, received_at, action, reasons, labels, reply, replied, release_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-        )
-        .bind(e.id.to_string())
-        .bind(e.practitioner_id.to_string())
-        .bind(e.engagement_id.map(|id| id.to_string()))
-        .bind(e.channel.key())
-        .bind(self.key.seal(&e.sender))
-        .bind(self.sender_key(&e.sender))
-        .bind(e.subject.as_deref().map(|s| self.key.seal(s)))
-        .bind(self.key.seal(&e.body))
-        .bind(fmt_ts(e.received_at))
-        .bind(e.action.key())
-        .bind(serde_json::to_string(&e.reasons).map_err(|err| StoreError::Corrupt(err.to_string()))?)
-        .bind(serde_json::to_string(&e.labels).map_err(|err| StoreError::Corrupt(err.to_string()))?)
-        .bind(reply)
-        .bind(i64::from(e.reply.is_some()))
-        .bind(e.release_at.map(fmt_ts))
-        .bind(fmt_ts(now()))
-        .execute(&mut **tx)
-        .await?;
+        let row = self.contact_row(e)?;
+        insert_contacts_query(&insert_contacts_sql(1), [&row])
+            .execute(&mut **tx)
+            .await?;
         Ok(())
+    }
+
+    /// Write queued contacts, a batch per transaction, until none are left.
+    async fn write_queued_contacts(self) {
+        /// Lets the next caller start a writer again should this one panic
+        /// or be dropped with its runtime; queued callers are then answered
+        /// with an error (their channels close).
+        struct Finish<'a>(&'a ContactQueue, bool);
+        impl Drop for Finish<'_> {
+            fn drop(&mut self) {
+                if !self.1 {
+                    let mut q = self.0.lock();
+                    q.writing = false;
+                    q.waiting.clear();
+                }
+            }
+        }
+        let queue = self.contact_queue.clone();
+        let mut finish = Finish(&queue, false);
+        loop {
+            let batch: Vec<Queued> = {
+                let mut q = queue.lock();
+                if q.waiting.is_empty() {
+                    q.writing = false;
+                    finish.1 = true;
+                    return;
+                }
+                let n = q.waiting.len().min(MAX_BATCH);
+                q.waiting.drain(..n).collect()
+            };
+            let result = self.insert_contacts(&batch).await;
+            match result {
+                Ok(()) => {
+                    for q in batch {
+                        let _ = q.done.send(Ok(q.entry));
+                    }
+                }
+                Err(e) if batch.len() == 1 => {
+                    if let Some(q) = batch.into_iter().next() {
+                        let _ = q.done.send(Err(e));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(contacts = batch.len(), "writing a batch of contacts failed: {e}");
+                    let e = Arc::new(e);
+                    for q in batch {
+                        let _ = q.done.send(Err(StoreError::Batch(e.clone())));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Insert contacts and the release jobs of the held ones, atomically:
+    /// in one transaction, or, when that is one statement, in one statement.
+    async fn insert_contacts(&self, batch: &[Queued]) -> Result<()> {
+        let jobs: Vec<(UserId, Timestamp)> = {
+            let queue = self.contact_queue.lock();
+            let wanted: std::collections::BTreeSet<(UserId, Timestamp)> = batch
+                .iter()
+                .filter(|q| q.entry.action.is_held())
+                .filter_map(|q| q.entry.release_at.map(|at| (q.entry.practitioner_id, at)))
+                .filter(|job| !queue.known_jobs.contains(job))
+                .collect();
+            wanted.into_iter().collect()
+        };
+        if jobs.is_empty() && batch.len() <= ROWS_PER_INSERT {
+            let (_g, mut conn) = self.write_connection().await?;
+            insert_contacts_query(&insert_contacts_sql(batch.len()), batch.iter().map(|q| &q.row))
+                .execute(&mut *conn)
+                .await?;
+            return Ok(());
+        }
+        let (_g, mut tx) = self.begin_write().await?;
+        for chunk in batch.chunks(ROWS_PER_INSERT) {
+            insert_contacts_query(&insert_contacts_sql(chunk.len()), chunk.iter().map(|q| &q.row))
+                .execute(&mut *tx)
+                .await?;
+        }
+        if !jobs.is_empty() {
+            let mut sql =
+                String::from("INSERT INTO jobs (id, kind, practitioner_id, run_at, state, created_at) VALUES ");
+            for i in 0..jobs.len() {
+                let n = i * 5;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, 'pending', ${})",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 5
+                ));
+            }
+            sql.push_str(" ON CONFLICT DO NOTHING");
+            let mut q = sqlx::query(&sql);
+            let created = fmt_ts(now());
+            for (practitioner, at) in &jobs {
+                q = q
+                    .bind(Uuid::now_v7().to_string())
+                    .bind(JOB_RELEASE)
+                    .bind(practitioner.to_string())
+                    .bind(fmt_ts(*at))
+                    .bind(created.clone());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        self.contact_queue.jobs_written(jobs);
+        Ok(())
+    }
+
+    /// A contact's column values as stored: sealed where the schema says so.
+    fn contact_row(&self, e: &ContactEntry) -> Result<ContactRow> {
+        Ok(ContactRow {
+            id: e.id.to_string(),
+            practitioner_id: e.practitioner_id.to_string(),
+            engagement_id: e.engagement_id.map(|id| id.to_string()),
+            channel: e.channel.key(),
+            sender: self.key.seal(&e.sender),
+            sender_key: self.sender_key(&e.sender),
+            subject: e.subject.as_deref().map(|s| self.key.seal(s)),
+            body: self.key.seal(&e.body),
+            received_at: fmt_ts(e.received_at),
+            action: e.action.key(),
+            reasons: json(&e.reasons)?,
+            labels: json(&e.labels)?,
+            reply: e
+                .reply
+                .as_ref()
+                .map(|r| json(r).map(|j| self.key.seal(&j)))
+                .transpose()?,
+            replied: i64::from(e.reply.is_some()),
+            release_at: e.release_at.map(fmt_ts),
+            created_at: fmt_ts(now()),
+        })
     }
 
     pub(crate) fn row_contact(&self, r: &AnyRow) -> Result<ContactEntry> {
@@ -457,6 +693,58 @@ pub(crate) fn row_digest(r: &AnyRow) -> Result<Digest> {
     })
 }
 
+/// What deciding a contact needs, read together (`Store::decision_inputs`).
+#[derive(Debug, Clone)]
+pub struct DecisionInputs {
+    pub engagement: endwell_core::model::Engagement,
+    /// The terms in force (`model::in_force`); `None` before any terms.
+    /// Shared: the same terms are the same `Arc` while they are cached.
+    pub terms: Option<Arc<endwell_core::Terms>>,
+    /// When the viewer's contacts from the sender last got an automatic reply.
+    pub last_reply: Option<Timestamp>,
+}
+
+/// Parsed terms by agreement version. A version's terms never change once
+/// written (a change is a new version with a new id), so an entry never goes
+/// stale, also when other instances write: nothing needs invalidating.
+#[derive(Default)]
+pub(crate) struct TermsCache(std::sync::Mutex<std::collections::HashMap<AgreementId, Arc<endwell_core::Terms>>>);
+
+/// Terms merged with a practitioner's calendar closures, by agreement
+/// version and the calendars' version (see `engagement_with_terms`).
+#[derive(Default)]
+pub(crate) struct ClosedTermsCache(
+    std::sync::Mutex<std::collections::HashMap<(AgreementId, String), Arc<endwell_core::Terms>>>,
+);
+
+impl ClosedTermsCache {
+    fn get(&self, key: &(AgreementId, String)) -> Option<Arc<endwell_core::Terms>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned()
+    }
+
+    fn put(&self, key: (AgreementId, String), terms: Arc<endwell_core::Terms>) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= 10_000 {
+            map.clear();
+        }
+        map.insert(key, terms);
+    }
+}
+
+impl TermsCache {
+    fn get(&self, id: AgreementId) -> Option<Arc<endwell_core::Terms>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()
+    }
+
+    fn put(&self, id: AgreementId, terms: Arc<endwell_core::Terms>) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= 10_000 {
+            map.clear();
+        }
+        map.insert(id, terms);
+    }
+}
+
 impl Store {
     /// The terms a contact is decided by (`model::in_force`), closed also
     /// where the practitioner's own calendars say so; `None` before any terms.
@@ -465,14 +753,106 @@ impl Store {
         viewer: Viewer,
         engagement: EngagementId,
     ) -> Result<(endwell_core::model::Engagement, Option<endwell_core::Terms>)> {
-        let e = self.engagement(viewer, engagement).await?;
-        // Access was just checked; read the versions without asking again.
-        let versions = self.agreements_of(engagement).await?;
-        let terms = match endwell_core::model::in_force(&versions) {
-            Some(a) => Some(self.with_closures(e.practitioner_id, &a.terms).await?),
+        let (e, terms, _) = self.engagement_with_terms(viewer, engagement, None).await?;
+        Ok((e, terms.map(Arc::unwrap_or_clone)))
+    }
+
+    /// The engagement, its terms in force and when the viewer last sent
+    /// `sender` an automatic reply, in one query (the terms come from the
+    /// cache after the first time).
+    pub async fn decision_inputs(
+        &self,
+        viewer: Viewer,
+        engagement: EngagementId,
+        sender: &str,
+    ) -> Result<DecisionInputs> {
+        let (engagement, terms, last_reply) = self.engagement_with_terms(viewer, engagement, Some(sender)).await?;
+        Ok(DecisionInputs {
+            engagement,
+            terms,
+            last_reply,
+        })
+    }
+
+    async fn engagement_with_terms(
+        &self,
+        viewer: Viewer,
+        engagement: EngagementId,
+        sender: Option<&str>,
+    ) -> Result<(
+        endwell_core::model::Engagement,
+        Option<Arc<endwell_core::Terms>>,
+        Option<Timestamp>,
+    )> {
+        // One row per version, newest first (one row with NULLs before any).
+        let rows = sqlx::query(
+            "SELECT e.*, a.id AS agreement_id, a.consent_at AS agreement_consent_at, \
+             (SELECT MAX(c.received_at) FROM contacts c WHERE c.practitioner_id = $2 AND c.sender_key = $3 AND c.replied = 1) AS last_reply, \
+             (SELECT CAST(COUNT(*) AS TEXT) || ' ' || COALESCE(MAX(k.refreshed_at), '') FROM calendars k WHERE k.practitioner_id = e.practitioner_id) AS calendars_version \
+             FROM engagements e LEFT JOIN agreements a ON a.engagement_id = e.id \
+             WHERE e.id = $1 ORDER BY a.version DESC",
+        )
+        .bind(engagement.to_string())
+        .bind(viewer.id.to_string())
+        // Without a sender, a key no contact has (fingerprints are hex).
+        .bind(sender.map(|s| self.sender_key(s)).unwrap_or_default())
+        .fetch_all(&self.pool)
+        .await?;
+        let first = rows.first().ok_or(StoreError::NotFound)?;
+        let e = row_engagement(first)?;
+        self.check_readable(viewer, e.practitioner_id).await?;
+        let last_reply = first
+            .try_get::<Option<String>, _>("last_reply")?
+            .map(|t| parse_ts(&t))
+            .transpose()?;
+        let mut versions = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if let Some(id) = r.try_get::<Option<String>, _>("agreement_id")? {
+                let id: AgreementId = id
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt(format!("agreement id {id:?}")))?;
+                let consented = r.try_get::<Option<String>, _>("agreement_consent_at")?.is_some();
+                versions.push((id, consented));
+            }
+        }
+        let calendars: String = first.try_get("calendars_version")?;
+        let in_force = endwell_core::model::in_force_by(&versions, |(_, consented)| *consented).map(|(id, _)| *id);
+        let terms = match &in_force {
             None => None,
+            Some(id) => Some(match self.terms_cache.get(*id) {
+                Some(t) => t,
+                None => {
+                    let row = sqlx::query("SELECT terms FROM agreements WHERE id = $1")
+                        .bind(id.to_string())
+                        .fetch_one(&self.pool)
+                        .await?;
+                    let terms: endwell_core::Terms = serde_json::from_str(&row.try_get::<String, _>("terms")?)
+                        .map_err(|e| StoreError::Corrupt(format!("terms: {e}")))?;
+                    let terms = Arc::new(terms);
+                    self.terms_cache.put(*id, terms.clone());
+                    terms
+                }
+            }),
         };
-        Ok((e, terms))
+        // The practitioner's calendars close these terms too. The merged
+        // terms are cached by what they were made from: the version (whose
+        // terms never change) and the calendars' count and last read (which
+        // change whenever a calendar is added, read again or removed).
+        let terms = match (terms, in_force) {
+            (Some(t), Some(id)) if !calendars.starts_with("0 ") => {
+                let key = (id, calendars);
+                match self.closed_terms_cache.get(&key) {
+                    Some(closed) => Some(closed),
+                    None => {
+                        let closed = Arc::new(self.with_closures(e.practitioner_id, &t).await?);
+                        self.closed_terms_cache.put(key, closed.clone());
+                        Some(closed)
+                    }
+                }
+            }
+            (t, _) => t,
+        };
+        Ok((e, terms, last_reply))
     }
 
     /// `terms` closed also where the practitioner's calendars say so.

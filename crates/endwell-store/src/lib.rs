@@ -60,6 +60,10 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A write done together with other requests' (group commit) failed;
+    /// nothing of it was stored.
+    #[error("{0} (in a write shared with other requests; none of it was stored)")]
+    Batch(Arc<StoreError>),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -74,15 +78,43 @@ pub enum Backend {
 /// The storage handle: cheap to clone, shared by every request.
 #[derive(Clone)]
 pub struct Store {
+    /// Reads.
     pool: AnyPool,
+    /// Write transactions: on SQLite one connection of its own, on
+    /// PostgreSQL the same pool as reads.
+    writer: AnyPool,
     backend: Backend,
     key: DataKey,
     /// SQLite has one writer; serialising writes in-process avoids
     /// SQLITE_BUSY on read-then-write transactions. Unused on PostgreSQL.
     write_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Contacts waiting to be written together (`record_contact`).
+    contact_queue: Arc<contacts::ContactQueue>,
+    /// Parsed terms by agreement version (versions never change).
+    terms_cache: Arc<contacts::TermsCache>,
+    closed_terms_cache: Arc<contacts::ClosedTermsCache>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A pool of up to `max` connections with the per-connection settings.
+fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // busy_timeout and foreign_keys are per connection.
+                    sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                }
+                Ok(())
+            })
+        })
+}
 
 /// Turn what a person typed (`endwell.db`, `sqlite:x.db`, `postgres://…`) into a URL.
 pub fn normalize_url(database: &str) -> Result<(String, Backend)> {
@@ -128,29 +160,25 @@ impl Store {
                 .await?;
             sqlx::Connection::close(conn).await.ok();
         }
-        let max = if backend == Backend::Sqlite { 4 } else { 10 };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max)
-            .min_connections(0)
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // busy_timeout and foreign_keys are per connection.
-                        sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect(&url)
-            .await?;
+        let (pool, writer) = match backend {
+            // Readers share a small pool (WAL lets them run beside the
+            // writer); writes have a connection of their own, so a write
+            // holding the writer lock never queues behind readers for one.
+            Backend::Sqlite => (
+                pool_options(backend, 4).connect(&url).await?,
+                Some(pool_options(backend, 1).connect(&url).await?),
+            ),
+            Backend::Postgres => (pool_options(backend, 10).connect(&url).await?, None),
+        };
         Ok(Store {
+            writer: writer.unwrap_or_else(|| pool.clone()),
             pool,
             backend,
             key,
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
+            contact_queue: Arc::default(),
+            terms_cache: Arc::default(),
+            closed_terms_cache: Arc::default(),
         })
     }
 
@@ -172,6 +200,7 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     /// A cheap query, for health checks.
@@ -186,8 +215,21 @@ impl Store {
             Backend::Sqlite => Some(self.write_lock.lock().await),
             Backend::Postgres => None,
         };
-        let tx = self.pool.begin().await?;
+        let tx = self.writer.begin().await?;
         Ok((guard, tx))
+    }
+
+    /// A write of one statement, which commits by itself: the writer lock
+    /// (on SQLite) and a writer connection, without BEGIN and COMMIT.
+    async fn write_connection(
+        &self,
+    ) -> Result<(Option<tokio::sync::MutexGuard<'_, ()>>, sqlx::pool::PoolConnection<Any>)> {
+        let guard = match self.backend {
+            Backend::Sqlite => Some(self.write_lock.lock().await),
+            Backend::Postgres => None,
+        };
+        let conn = self.writer.acquire().await?;
+        Ok((guard, conn))
     }
 
     /// Append an event to the chain inside `tx`. On PostgreSQL an advisory

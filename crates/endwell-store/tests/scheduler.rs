@@ -11,7 +11,7 @@ use endwell_core::terms::{Channel, Terms};
 use endwell_core::triage::{Classifier, StubClassifier};
 use endwell_store::contacts::{InboxQuery, NewContact};
 use endwell_store::testing::{TestDb, backends};
-use endwell_store::{Backend, Store};
+use endwell_store::{Backend, Store, StoreError};
 use jiff::Timestamp;
 
 const TERMS: &str = include_str!("../../endwell-core/tests/design-terms.toml");
@@ -34,20 +34,13 @@ async fn practitioner(store: &Store, email: &str) -> Viewer {
     Viewer { id: u.id, role: u.role }
 }
 
-/// Decide and record one contact from `sender` at `at`.
-async fn contact(
-    store: &Store,
-    v: Viewer,
-    sender: &str,
-    body: &str,
-    at: &str,
-) -> endwell_store::contacts::ContactEntry {
+/// Decide a contact from `sender` at `at`, given when the sender was last answered.
+fn decided(v: Viewer, sender: &str, body: &str, at: &str, last_reply: Option<Timestamp>) -> NewContact {
     let terms = Terms::from_toml(TERMS).unwrap();
     let at: Timestamp = at.parse().unwrap();
     let raw = format!("Return-Path: <{sender}>\nFrom: {sender}\nTo: sam@clinic.example\nSubject: hello\n\n{body}\n");
     let m = Message::parse(raw.as_bytes());
     let labels = StubClassifier.classify(&m.body);
-    let last_reply = store.last_reply(v.id, sender).await.unwrap();
     let decision = Policy::around(&terms, at).decide(&Contact {
         channel: Channel::Email,
         state: EngagementState::Active,
@@ -56,21 +49,30 @@ async fn contact(
         at,
         last_reply,
     });
+    NewContact {
+        practitioner_id: v.id,
+        engagement_id: None,
+        channel: Channel::Email,
+        sender: sender.into(),
+        subject: m.subject.clone(),
+        body: m.body.clone(),
+        received_at: at,
+        labels,
+        decision,
+    }
+}
+
+/// Decide and record one contact from `sender` at `at`.
+async fn contact(
+    store: &Store,
+    v: Viewer,
+    sender: &str,
+    body: &str,
+    at: &str,
+) -> endwell_store::contacts::ContactEntry {
+    let last_reply = store.last_reply(v.id, sender).await.unwrap();
     store
-        .record_contact(
-            v,
-            NewContact {
-                practitioner_id: v.id,
-                engagement_id: None,
-                channel: Channel::Email,
-                sender: sender.into(),
-                subject: m.subject.clone(),
-                body: m.body.clone(),
-                received_at: at,
-                labels,
-                decision,
-            },
-        )
+        .record_contact(v, decided(v, sender, body, at, last_reply))
         .await
         .unwrap()
 }
@@ -253,4 +255,114 @@ async fn two_instances_release_each_digest_once() {
     a.close().await;
     b.close().await;
     db.cleanup().await;
+}
+
+/// Many contacts recorded at once are written together (group commit):
+/// every one is stored exactly once, each held one with its release job,
+/// and each call returns its own contact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_recorded_at_once_are_each_committed_once() {
+    for backend in backends() {
+        let db = TestDb::new(backend).await;
+        let store = db.store().await;
+        let sam = practitioner(&store, "sam@clinic.example").await;
+        let dana = practitioner(&store, "dana@clinic.example").await;
+        let mut tasks = Vec::new();
+        for i in 0..100 {
+            let (store, v) = (store.clone(), if i % 4 == 0 { dana } else { sam });
+            tasks.push(tokio::spawn(async move {
+                let body = format!("message {i}");
+                let c = decided(v, &format!("c{i}@example.net"), &body, EVENING, None);
+                let got = store.record_contact(v, c).await.unwrap();
+                assert_eq!(got.body, body);
+                got
+            }));
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for t in tasks {
+            let c = t.await.unwrap();
+            assert_eq!(c.action, Action::AutoReply, "{backend}");
+            assert!(ids.insert(c.id), "{backend}: one id per contact");
+        }
+        let all = |v| {
+            let store = store.clone();
+            async move {
+                store
+                    .inbox(
+                        v,
+                        InboxQuery {
+                            per_page: 200,
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .unwrap()
+            }
+        };
+        let (mine, hers) = (all(sam).await, all(dana).await);
+        assert_eq!((mine.len(), hers.len()), (75, 25), "{backend}");
+        assert!(mine.iter().chain(&hers).all(|c| ids.contains(&c.id)));
+        // Held, so each practitioner has one release job for 09:00.
+        assert_eq!(store.next_job_at().await.unwrap(), Some(RELEASE.parse().unwrap()));
+        let digests = store.release_due(RELEASE.parse().unwrap(), 10).await.unwrap();
+        assert_eq!(digests.len(), 2, "{backend}");
+        assert_eq!(digests.iter().map(|d| d.contact_count).sum::<i64>(), 100);
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+/// When the shared write fails, every call in it fails and nothing of it
+/// is stored; the next contact is written as usual.
+#[tokio::test]
+async fn a_failed_group_write_fails_every_contact_in_it() {
+    for backend in backends() {
+        let db = TestDb::new(backend).await;
+        let store = db.store().await;
+        let sam = practitioner(&store, "sam@clinic.example").await;
+        let good = |i: usize| decided(sam, &format!("c{i}@example.net"), "hello", EVENING, None);
+        // An engagement that does not exist breaks the foreign key.
+        let bad = NewContact {
+            engagement_id: Some(endwell_core::EngagementId::new()),
+            ..good(9)
+        };
+        // On this test's single thread, all three join one write.
+        let (a, b, c) = tokio::join!(
+            store.record_contact(sam, good(1)),
+            store.record_contact(sam, bad),
+            store.record_contact(sam, good(2)),
+        );
+        for r in [a, b, c] {
+            let err = r.unwrap_err();
+            assert!(matches!(err, StoreError::Batch(_)), "{backend}: {err}");
+        }
+        let waiting = InboxQuery {
+            per_page: 50,
+            ..Default::default()
+        };
+        assert!(store.inbox(sam, waiting.clone()).await.unwrap().is_empty(), "{backend}");
+        assert_eq!(
+            store.next_job_at().await.unwrap(),
+            None,
+            "{backend}: no job without its contact"
+        );
+
+        // Alone, the failure is the database's own error.
+        let alone = store
+            .record_contact(
+                sam,
+                NewContact {
+                    engagement_id: Some(endwell_core::EngagementId::new()),
+                    ..good(3)
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(alone, StoreError::Database(_)), "{backend}: {alone}");
+
+        store.record_contact(sam, good(4)).await.unwrap();
+        assert_eq!(store.inbox(sam, waiting).await.unwrap().len(), 1, "{backend}");
+        store.close().await;
+        db.cleanup().await;
+    }
 }

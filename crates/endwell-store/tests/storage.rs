@@ -487,3 +487,49 @@ async fn office_data(store: &Store, sam: Viewer, to: Viewer, engagement: endwell
         .await
         .unwrap();
 }
+
+on_every_backend!(decision_inputs_follow_versions_and_state, |store: Store| async move {
+    let sam = user(&store, "sam@clinic.example", Role::Practitioner, None).await;
+    let dana = user(&store, "dana@clinic.example", Role::Practitioner, None).await;
+    let c = store.create_client(sam, client("Ada")).await.unwrap();
+    let e = store.create_engagement(sam, c.id, fields("CBT")).await.unwrap();
+
+    // Before any terms: the engagement, no terms.
+    let i = store.decision_inputs(sam, e.id, "ada@example.org").await.unwrap();
+    assert_eq!(i.engagement, e);
+    assert!(i.terms.is_none() && i.last_reply.is_none());
+    assert!(matches!(
+        store.decision_inputs(dana, e.id, "ada@example.org").await,
+        Err(StoreError::NotFound)
+    ));
+
+    // A proposed version is in force until one is consented to; then the
+    // latest consented one, also when a newer one is only proposed.
+    let terms = Terms::from_toml(TERMS).unwrap();
+    store.add_agreement(sam, e.id, terms.clone(), "v1").await.unwrap();
+    let i = store.decision_inputs(sam, e.id, "ada@example.org").await.unwrap();
+    assert_eq!(*i.terms.unwrap(), terms);
+    store
+        .record_consent(sam, e.id, 1, "Ada", ConsentMethod::InPerson)
+        .await
+        .unwrap();
+    let mut t2 = terms.clone();
+    t2.response_time_hours = 48;
+    store.add_agreement(sam, e.id, t2.clone(), "v2").await.unwrap();
+    let i = store.decision_inputs(sam, e.id, "ada@example.org").await.unwrap();
+    assert_eq!(*i.terms.unwrap(), terms, "v2 is not agreed yet");
+    store
+        .record_consent(sam, e.id, 2, "Ada", ConsentMethod::InPerson)
+        .await
+        .unwrap();
+    let i = store.decision_inputs(sam, e.id, "ada@example.org").await.unwrap();
+    assert_eq!(*i.terms.unwrap(), t2);
+    assert_eq!(store.terms_in_force(sam, e.id).await.unwrap().1, Some(t2));
+
+    // The state is read every time: an ending is seen at once.
+    store.transition(sam, e.id, Transition::Activate, "").await.unwrap();
+    store.transition(sam, e.id, Transition::BeginEnding, "").await.unwrap();
+    store.transition(sam, e.id, Transition::End, "").await.unwrap();
+    let i = store.decision_inputs(sam, e.id, "ada@example.org").await.unwrap();
+    assert_eq!(i.engagement.state, EngagementState::Ended);
+});

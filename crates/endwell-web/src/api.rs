@@ -872,7 +872,7 @@ async fn availability(
     let at = parse_at(q.at.as_deref())?.unwrap_or_else(jiff::Timestamp::now);
     let (_, terms) = s.store.terms_in_force(user.viewer(), engagement).await?;
     let terms = terms.ok_or_else(|| DomainError::invalid("terms", "this engagement has no terms yet"))?;
-    let policy = s.policies.get(engagement, &terms, at);
+    let policy = s.policies.get(engagement, &std::sync::Arc::new(terms), at);
     let a = policy.availability();
     let o = a.openness(at);
     Ok(Json(AvailabilityOut {

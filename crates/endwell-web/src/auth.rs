@@ -156,6 +156,35 @@ impl FromRequestParts<AppState> for CurrentUser {
     }
 }
 
+/// Users by API token hash, kept for [`ApiTokenCache::TTL`] so that a busy
+/// API client does not cost a query per request. Only known tokens are kept
+/// (a new token works at once; guessing gains nothing). API tokens cannot be
+/// revoked today; whatever revokes one later (or changes a user's role or
+/// time zone) is seen by every instance within the TTL at most — keep it short.
+#[derive(Default)]
+pub struct ApiTokenCache {
+    inner: std::sync::Mutex<std::collections::HashMap<String, (User, std::time::Instant)>>,
+}
+
+impl ApiTokenCache {
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+    fn get(&self, hash: &str) -> Option<User> {
+        let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(hash)
+            .filter(|(_, at)| at.elapsed() < Self::TTL)
+            .map(|(u, _)| u.clone())
+    }
+
+    fn put(&self, hash: String, user: User) {
+        let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= 1_000 {
+            map.retain(|_, (_, at)| at.elapsed() < Self::TTL);
+        }
+        map.insert(hash, (user, std::time::Instant::now()));
+    }
+}
+
 /// The user behind an API request's bearer token.
 #[derive(Debug, Clone)]
 pub struct ApiUser(pub User);
@@ -178,8 +207,15 @@ impl FromRequestParts<AppState> for ApiUser {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(AppError::Unauthenticated)?;
-        match state.store.user_by_api_token(&token_hash(token)).await? {
-            Some(u) => Ok(ApiUser(u)),
+        let hash = token_hash(token);
+        if let Some(u) = state.api_tokens.get(&hash) {
+            return Ok(ApiUser(u));
+        }
+        match state.store.user_by_api_token(&hash).await? {
+            Some(u) => {
+                state.api_tokens.put(hash, u.clone());
+                Ok(ApiUser(u))
+            }
             None => Err(AppError::Unauthenticated.into()),
         }
     }
@@ -197,6 +233,28 @@ mod tests {
         assert!(!verify_password(Some(&h), "wrong"));
         assert!(!verify_password(None, "not a real password"));
         assert!(!verify_password(Some("garbage"), "x"));
+    }
+
+    #[test]
+    fn token_cache_keeps_known_tokens_briefly() {
+        let cache = ApiTokenCache::default();
+        let user = User {
+            id: endwell_core::UserId::new(),
+            email: "sam@clinic.example".into(),
+            display_name: "Sam".into(),
+            role: endwell_core::model::Role::Practitioner,
+            profession: String::new(),
+            timezone: "Europe/London".into(),
+            supervisor_id: None,
+            created_at: jiff::Timestamp::now(),
+        };
+        assert!(cache.get("h").is_none());
+        cache.put("h".into(), user.clone());
+        assert_eq!(cache.get("h").map(|u| u.id), Some(user.id));
+        assert!(cache.get("other").is_none());
+        // An entry older than the TTL is not used.
+        cache.inner.lock().unwrap().get_mut("h").unwrap().1 -= ApiTokenCache::TTL;
+        assert!(cache.get("h").is_none());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! policy for a decision and records contact and decision together.
 //!
 //! Policies are compiled once per engagement and kept while the terms are
-//! unchanged and the compilation still covers the instant asked about.
+//! unchanged and the compilation still covers the instant asked about;
+//! the terms themselves are cached by the store per agreement version.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,19 +21,29 @@ use jiff::{SignedDuration, Timestamp};
 use crate::AppState;
 use crate::error::AppError;
 
+/// A policy and the terms it was compiled from.
+type Compiled = (Arc<Terms>, Arc<Policy>);
+
 /// Compiled policies by engagement.
 #[derive(Default)]
 pub struct PolicyCache {
-    inner: Mutex<HashMap<EngagementId, Arc<Policy>>>,
+    inner: Mutex<HashMap<EngagementId, Compiled>>,
 }
 
 impl PolicyCache {
     /// A policy for these terms that answers questions about `at`.
-    pub fn get(&self, engagement: EngagementId, terms: &Terms, at: Timestamp) -> Arc<Policy> {
+    ///
+    /// The terms a policy was compiled from are kept beside it: the same
+    /// `Arc` (the store hands out one per agreement version while it is
+    /// cached) is recognised without comparing, other terms are compared
+    /// in full. So terms built per request (e.g. with more closures merged
+    /// in) are still right, only slower; keep them fast by caching the
+    /// merged `Arc` keyed by what it was merged from.
+    pub fn get(&self, engagement: EngagementId, terms: &Arc<Terms>, at: Timestamp) -> Arc<Policy> {
         let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(p) = map.get(&engagement)
+        if let Some((t, p)) = map.get(&engagement)
             && p.covers(at)
-            && p.terms() == terms
+            && (Arc::ptr_eq(t, terms) || **t == **terms)
         {
             return p.clone();
         }
@@ -42,7 +53,7 @@ impl PolicyCache {
         if map.len() > 10_000 {
             map.clear();
         }
-        map.insert(engagement, p.clone());
+        map.insert(engagement, (terms.clone(), p.clone()));
         p
     }
 }
@@ -65,16 +76,18 @@ pub struct Evaluation {
     pub sender: String,
 }
 
-/// The terms to decide by: those in force, or starter terms in the
-/// practitioner's zone before any were written (so nothing is lost).
+/// The engagement and the terms to decide by: those in force, or starter
+/// terms in the practitioner's zone before any were written (so nothing is
+/// lost); with when `sender` last got an automatic reply. One read.
 async fn terms_for(
     state: &AppState,
     viewer: Viewer,
     user: &User,
     id: EngagementId,
-) -> Result<(Engagement, Terms), AppError> {
-    let (e, terms) = state.store.terms_in_force(viewer, id).await?;
-    let terms = match terms {
+    sender: &str,
+) -> Result<(Engagement, Arc<Terms>, Option<Timestamp>), AppError> {
+    let inputs = state.store.decision_inputs(viewer, id, sender).await?;
+    let terms = match inputs.terms {
         Some(t) => t,
         None => {
             let zone = user
@@ -83,22 +96,28 @@ async fn terms_for(
                 .or_else(|_| "UTC".parse())
                 .map_err(AppError::Domain)?;
             let starter = Terms::starter(zone, &user.display_name);
-            state.store.with_closures(e.practitioner_id, &starter).await?
+            // Rare (no terms written yet), so the calendars are read each time.
+            Arc::new(
+                state
+                    .store
+                    .with_closures(inputs.engagement.practitioner_id, &starter)
+                    .await?,
+            )
         }
     };
-    Ok((e, terms))
+    Ok((inputs.engagement, terms, inputs.last_reply))
 }
 
 pub async fn evaluate(state: &AppState, user: &User, incoming: &Incoming) -> Result<Evaluation, AppError> {
-    let (engagement, terms) = terms_for(state, Viewer::of(user), user, incoming.engagement).await?;
+    let m = &incoming.message;
+    let sender = m.sender_address().unwrap_or("unknown sender").to_string();
+    let (engagement, terms, last_reply) =
+        terms_for(state, Viewer::of(user), user, incoming.engagement, &sender).await?;
     if engagement.practitioner_id != user.id {
         // Supervisors read caseloads but do not receive their supervisees' messages.
         return Err(endwell_store::StoreError::Forbidden.into());
     }
     let at = incoming.at.unwrap_or_else(Timestamp::now);
-    let m = &incoming.message;
-    let sender = m.sender_address().unwrap_or("unknown sender").to_string();
-    let last_reply = state.store.last_reply(user.id, &sender).await?;
     let labels = StubClassifier.classify(&m.body);
     let policy = state.policies.get(incoming.engagement, &terms, at);
     let decision = policy.decide(&Contact {

@@ -55,6 +55,7 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     pub login_throttle: Arc<throttle::LoginThrottle>,
     pub policies: Arc<contacts::PolicyCache>,
+    pub api_tokens: Arc<auth::ApiTokenCache>,
 }
 
 impl AppState {
@@ -64,6 +65,7 @@ impl AppState {
             config: Arc::new(config),
             login_throttle: Arc::default(),
             policies: Arc::default(),
+            api_tokens: Arc::default(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `endwell`: the command line, configuration and wiring of the web app.
 
+mod bench_bare;
 mod bench_seed;
 mod config;
 mod demo;
@@ -124,6 +125,12 @@ enum Command {
         engagements: usize,
         #[arg(long)]
         events: usize,
+    },
+    /// Serve a bare axum endpoint at the decide endpoint's path (the baseline of bench/decide_http.py).
+    #[command(hide = true)]
+    BenchBare {
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: String,
     },
 }
 
@@ -510,6 +517,7 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
             print!("{}", config::EXAMPLE);
             Ok(())
         }
+        Command::BenchBare { listen } => bench_bare::serve(&listen).await,
         Command::BenchSeed { engagements, events } => {
             let store = settings.store().await?;
             let data = bench_seed::data(engagements, events, &endwell_web::auth::hash_password("endwell-bench")?)?;

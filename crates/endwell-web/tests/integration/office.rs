@@ -28,6 +28,49 @@ async fn engagement_with_terms(app: &TestApp, owner: &endwell_core::model::User)
     e.id.to_string()
 }
 
+on_every_backend!(
+    an_engagement_just_ended_is_decided_as_ended,
+    |app: &TestApp| async move {
+        let sam = app.user("sam@clinic.example", Role::Practitioner, None).await;
+        let eid = engagement_with_terms(app, &sam).await;
+        let token = app.token(&sam).await;
+        let api = reqwest::Client::new();
+        let post = |path: String, body: Value| api.post(app.url(&path)).bearer_auth(&token).json(&body).send();
+        let contact = || {
+            post(
+                format!("/api/v1/engagements/{eid}/contacts"),
+                json!({"channel": "email", "message": EVENING_MAIL, "at": "2026-12-01T10:00:00Z"}),
+            )
+        };
+        for step in ["activate", "begin_ending"] {
+            let r = post(
+                format!("/api/v1/engagements/{eid}/transitions"),
+                json!({"transition": step}),
+            )
+            .await
+            .unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{step}");
+        }
+        // Warm every cache with the engagement still open.
+        for _ in 0..3 {
+            let r = contact().await.unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED);
+            assert_eq!(r.json::<Value>().await.unwrap()["action"], "deliver");
+        }
+        let r = post(
+            format!("/api/v1/engagements/{eid}/transitions"),
+            json!({"transition": "end"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        // The very next contact knows.
+        let r = contact().await.unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        assert_eq!(r.json::<Value>().await.unwrap()["action"], "ended");
+    }
+);
+
 on_every_backend!(contact_api_records_decides_and_releases, |app: &TestApp| async move {
     let sam = app.user("sam@clinic.example", Role::Practitioner, None).await;
     let dana = app.user("dana@clinic.example", Role::Practitioner, None).await;
