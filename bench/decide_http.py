@@ -256,6 +256,18 @@ def main():
             "--timezone", "Europe/London", "--json", password="endwell-bench")
         token = json.loads(cli(a.binary, db, "token", "create", "--email", "bench@clinic.example", "--json"))["token"]
         assert TOKEN_RE.match(token)
+        # The practitioner's own calendar (weekly supervision, a training day),
+        # so every decision also folds calendar closures into the terms.
+        ics = os.path.join(d, "calendar.ics")
+        with open(ics, "w", newline="") as f:
+            f.write("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//EN\r\n"
+                    "BEGIN:VEVENT\r\nUID:sup@bench\r\nDTSTAMP:20261101T000000Z\r\n"
+                    "DTSTART;TZID=Europe/London:20261104T160000\r\nDTEND;TZID=Europe/London:20261104T170000\r\n"
+                    "RRULE:FREQ=WEEKLY;COUNT=60\r\nSUMMARY:Supervision\r\nEND:VEVENT\r\n"
+                    "BEGIN:VEVENT\r\nUID:training@bench\r\nDTSTAMP:20261101T000000Z\r\n"
+                    "DTSTART;VALUE=DATE:20261210\r\nDTEND;VALUE=DATE:20261211\r\nSUMMARY:Training\r\nEND:VEVENT\r\n"
+                    "END:VCALENDAR\r\n")
+        cli(a.binary, db, "calendar", "import", ics, "--email", "bench@clinic.example", "--name", "Bench calendar")
 
         port, bare_port = free_port(), free_port()
         server = subprocess.Popen([a.binary, "serve", "--listen", f"127.0.0.1:{port}"], env=env_for(db),
