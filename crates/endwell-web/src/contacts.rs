@@ -7,14 +7,14 @@
 //! the terms themselves are cached by the store per agreement version.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use endwell_core::decision::{Action, Contact, Decision, Policy};
 use endwell_core::message::Message;
 use endwell_core::model::{Engagement, User};
 use endwell_core::terms::{Channel, Terms};
 use endwell_core::triage::{Classifier, Finding, StubClassifier};
-use endwell_core::{EngagementId, access::Viewer};
+use endwell_core::{EngagementId, UserId, access::Viewer};
 use endwell_store::contacts::{ContactEntry, NewContact};
 use jiff::{SignedDuration, Timestamp};
 
@@ -55,6 +55,29 @@ impl PolicyCache {
         }
         map.insert(engagement, (terms.clone(), p.clone()));
         p
+    }
+}
+
+/// One contact at a time per practitioner and sender, from reading when the
+/// sender was last answered to storing the contact, so that two messages
+/// arriving together cannot both be sent an automatic reply. This holds
+/// within one instance; instances sharing PostgreSQL can still race.
+#[derive(Default)]
+pub struct SenderLocks(Mutex<HashMap<(UserId, String), Weak<tokio::sync::Mutex<()>>>>);
+
+impl SenderLocks {
+    fn get(&self, practitioner: UserId, sender: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (practitioner, sender.trim().to_lowercase());
+        if let Some(lock) = map.get(&key).and_then(Weak::upgrade) {
+            return lock;
+        }
+        if map.len() >= 10_000 {
+            map.retain(|_, w| w.strong_count() > 0);
+        }
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        map.insert(key, Arc::downgrade(&lock));
+        lock
     }
 }
 
@@ -161,6 +184,9 @@ pub async fn receive(
     user: &User,
     incoming: Incoming,
 ) -> Result<(ContactEntry, Evaluation), AppError> {
+    let sender = incoming.message.sender_address().unwrap_or("unknown sender");
+    let lock = state.senders.get(user.id, sender);
+    let _one_at_a_time = lock.lock().await;
     let mut ev = evaluate(state, user, &incoming).await?;
     let viewer = Viewer::of(user);
     if ev.decision.action == Action::Forward {

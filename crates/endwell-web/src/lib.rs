@@ -55,6 +55,7 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     pub login_throttle: Arc<throttle::LoginThrottle>,
     pub policies: Arc<contacts::PolicyCache>,
+    pub senders: Arc<contacts::SenderLocks>,
     pub api_tokens: Arc<auth::ApiTokenCache>,
 }
 
@@ -65,6 +66,7 @@ impl AppState {
             config: Arc::new(config),
             login_throttle: Arc::default(),
             policies: Arc::default(),
+            senders: Arc::default(),
             api_tokens: Arc::default(),
         }
     }

@@ -391,3 +391,45 @@ on_every_backend!(
         assert!(app.page(&b, "/inbox").await.contains("Could we move Thursday?"));
     }
 );
+
+on_every_backend!(
+    messages_arriving_together_get_one_automatic_reply,
+    |app: &TestApp| async move {
+        let sam = app.user("sam@clinic.example", Role::Practitioner, None).await;
+        let eid = engagement_with_terms(app, &sam).await;
+        let token = app.token(&sam).await;
+        let api = reqwest::Client::new();
+        // Eight messages from one sender at once, all in the same closed spell.
+        let posts = (0..8).map(|i| {
+        let api = api.clone();
+        let url = app.url(&format!("/api/v1/engagements/{eid}/contacts"));
+        let token = token.clone();
+        async move {
+            let r = api
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"channel": "email", "message": EVENING_MAIL.replace("m1@", &format!("m{i}@")), "at": "2026-11-30T20:00:00Z"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED);
+            r.json::<Value>().await.unwrap()["action"].as_str().unwrap().to_string()
+        }
+    });
+        let actions = futures_join_all(posts).await;
+        assert_eq!(actions.iter().filter(|a| *a == "auto_reply").count(), 1, "{actions:?}");
+        assert_eq!(actions.iter().filter(|a| *a == "hold").count(), 7, "{actions:?}");
+    }
+);
+
+/// Run futures together (a join_all without another dependency).
+async fn futures_join_all<F: std::future::Future<Output = String> + Send + 'static>(
+    futs: impl Iterator<Item = F>,
+) -> Vec<String> {
+    let handles: Vec<_> = futs.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
