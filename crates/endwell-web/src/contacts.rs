@@ -63,10 +63,12 @@ impl PolicyCache {
 /// arriving together cannot both be sent an automatic reply. This holds
 /// within one instance; instances sharing PostgreSQL can still race.
 #[derive(Default)]
-pub struct SenderLocks(Mutex<HashMap<(UserId, String), Weak<tokio::sync::Mutex<()>>>>);
+pub struct SenderLocks(Mutex<HashMap<(UserId, String), Weak<SenderLock>>>);
+
+type SenderLock = tokio::sync::Mutex<()>;
 
 impl SenderLocks {
-    fn get(&self, practitioner: UserId, sender: &str) -> Arc<tokio::sync::Mutex<()>> {
+    fn get(&self, practitioner: UserId, sender: &str) -> Arc<SenderLock> {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let key = (practitioner, sender.trim().to_lowercase());
         if let Some(lock) = map.get(&key).and_then(Weak::upgrade) {
@@ -75,7 +77,7 @@ impl SenderLocks {
         if map.len() >= 10_000 {
             map.retain(|_, w| w.strong_count() > 0);
         }
-        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        let lock = Arc::new(SenderLock::new(()));
         map.insert(key, Arc::downgrade(&lock));
         lock
     }
