@@ -585,6 +585,40 @@ impl Store {
         Ok(digest)
     }
 
+    /// Give a release job (due `now`) to every practitioner with a held
+    /// contact whose release time passed more than `grace` ago and is still
+    /// unreleased. That happens when a contact is stored just after the job
+    /// for its release time already ran (it arrived a moment before the
+    /// spell opened, or was recorded with an earlier time): without this it
+    /// would wait for the practitioner's next release, perhaps days away.
+    pub async fn reschedule_overdue(&self, now: Timestamp, grace: jiff::SignedDuration) -> Result<usize> {
+        let rows = sqlx::query(&format!(
+            "SELECT DISTINCT practitioner_id FROM contacts WHERE released_at IS NULL AND release_at <= $1 AND {}",
+            held_actions()
+        ))
+        .bind(fmt_ts(now - grace))
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let (_g, mut tx) = self.begin_write().await?;
+        for r in &rows {
+            let practitioner: String = r.try_get("practitioner_id")?;
+            sqlx::query(
+                "INSERT INTO jobs (id, kind, practitioner_id, run_at, state, created_at) VALUES ($1, $2, $3, $4, 'pending', $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(Uuid::now_v7().to_string())
+            .bind(JOB_RELEASE)
+            .bind(&practitioner)
+            .bind(fmt_ts(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len())
+    }
+
     /// Run due release jobs (up to `batch`), each in its own transaction.
     /// Safe to call from any number of instances at once.
     pub async fn release_due(&self, at: Timestamp, batch: u32) -> Result<Vec<Digest>> {
@@ -871,7 +905,11 @@ impl Store {
 pub async fn run_scheduler(store: Store, every: std::time::Duration, shutdown: impl std::future::Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
-        match store.release_due(now(), 100).await {
+        let at = now();
+        if let Err(e) = store.reschedule_overdue(at, jiff::SignedDuration::from_secs(60)).await {
+            tracing::warn!("looking for overdue held contacts failed, will retry: {e}");
+        }
+        match store.release_due(at, 100).await {
             Ok(digests) => {
                 for d in digests {
                     tracing::info!(digest = %d.id, contacts = d.contact_count, "released held contacts");

@@ -366,3 +366,35 @@ async fn a_failed_group_write_fails_every_contact_in_it() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn a_contact_stored_after_its_release_ran_is_not_left_waiting() {
+    for backend in backends() {
+        let db = TestDb::new(backend).await;
+        let store = db.store().await;
+        let sam = practitioner(&store, "sam@clinic.example").await;
+        contact(&store, sam, "a@example.net", "first", EVENING).await;
+        assert_eq!(store.release_due(RELEASE.parse().unwrap(), 10).await.unwrap().len(), 1);
+        // Stored after the 09:00 job ran, though decided for 09:00 too.
+        let late = contact(&store, sam, "b@example.net", "second", LATER).await;
+        assert_eq!(late.release_at, Some(RELEASE.parse().unwrap()));
+        let soon: jiff::Timestamp = "2026-12-01T09:00:30Z".parse().unwrap();
+        let grace = jiff::SignedDuration::from_secs(60);
+        // Within the grace period nothing is done (its own job may still be about to run).
+        assert_eq!(store.reschedule_overdue(soon, grace).await.unwrap(), 0, "{backend}");
+        let later: jiff::Timestamp = "2026-12-01T09:02:00Z".parse().unwrap();
+        assert!(
+            store.release_due(later, 10).await.unwrap().is_empty(),
+            "no job of its own"
+        );
+        assert_eq!(store.reschedule_overdue(later, grace).await.unwrap(), 1);
+        let digests = store.release_due(later, 10).await.unwrap();
+        assert_eq!(digests.len(), 1, "{backend}");
+        assert_eq!(digests[0].contact_count, 1);
+        assert!(!store.contact(sam, late.id).await.unwrap().is_waiting());
+        // And nothing more afterwards.
+        assert_eq!(store.reschedule_overdue(later, grace).await.unwrap(), 0);
+        store.close().await;
+        db.cleanup().await;
+    }
+}
