@@ -371,11 +371,7 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read the calendar {}", file.display()))?;
             let store = settings.store().await?;
-            let (user, _) = store
-                .user_for_login(&email)
-                .await?
-                .ok_or(StoreError::NotFound)
-                .with_context(|| format!("no account for {email}"))?;
+            let user = account(&store, &email).await?;
             let zone = endwell_web::calendars::zone_of(&user);
             let read = endwell_web::calendars::read(text, &zone, jiff::Timestamp::now())?;
             for note in &read.notes {
@@ -442,11 +438,7 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
         Command::User(cmd) => user_command(&settings, cmd).await,
         Command::Token(TokenCommand::Create { email, label, json }) => {
             let store = settings.store().await?;
-            let (user, _) = store
-                .user_for_login(&email)
-                .await?
-                .ok_or(StoreError::NotFound)
-                .with_context(|| format!("no account for {email}"))?;
+            let user = account(&store, &email).await?;
             let token = endwell_web::auth::new_token();
             store
                 .create_api_token(user.id, &endwell_web::auth::token_hash(&token), &label)
@@ -628,11 +620,7 @@ async fn user_command(settings: &Settings, cmd: UserCommand) -> anyhow::Result<(
             }
         }
         UserCommand::Password { email } => {
-            let (user, _) = store
-                .user_for_login(&email)
-                .await?
-                .ok_or(StoreError::NotFound)
-                .with_context(|| format!("no account for {email}"))?;
+            let user = account(&store, &email).await?;
             let (password, generated) = password_input()?;
             endwell_web::auth::check_new_password(&password)?;
             store
@@ -691,6 +679,16 @@ async fn serve(store: Store, web: WebConfig, listen: &str, banner: Option<String
     let _ = refresher.await;
     store.close().await;
     Ok(())
+}
+
+/// The account with this email, or "no account" (exit code 3).
+async fn account(store: &Store, email: &str) -> anyhow::Result<endwell_core::model::User> {
+    let (user, _) = store
+        .user_for_login(email)
+        .await?
+        .ok_or(StoreError::NotFound)
+        .with_context(|| format!("no account for {email}"))?;
+    Ok(user)
 }
 
 /// How often the scheduler looks for due jobs (`ENDWELL_SCHEDULER_SECONDS`, default 15).

@@ -248,16 +248,13 @@ pub async fn subscribe(
     }
 }
 
-#[derive(Deserialize)]
-pub struct Empty {}
-
 pub async fn refresh(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
     body: Bytes,
 ) -> PageResult {
-    let _: Empty = read_form(&user, &body)?;
+    let _: super::CsrfOnly = read_form(&user, &body)?;
     let id: Uuid = parse_id(&id).or_page(&user)?;
     refresh_now(&state, &user.user, id).await.or_page(&user)?;
     Ok(Redirect::to("/calendar?done=refreshed").into_response())
@@ -285,7 +282,7 @@ pub async fn remove(
     Path(id): Path<String>,
     body: Bytes,
 ) -> PageResult {
-    let _: Empty = read_form(&user, &body)?;
+    let _: super::CsrfOnly = read_form(&user, &body)?;
     let id: Uuid = parse_id(&id).or_page(&user)?;
     state.store.remove_calendar(user.viewer(), id).await.or_page(&user)?;
     Ok(Redirect::to("/calendar?done=removed").into_response())
