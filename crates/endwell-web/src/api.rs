@@ -19,6 +19,8 @@ use endwell_store::{CaseloadQuery, ClientQuery};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+mod calendars;
+
 use crate::AppState;
 use crate::auth::ApiUser;
 use crate::error::{ApiError, ErrorBody};
@@ -42,6 +44,15 @@ pub fn routes() -> Router<AppState> {
         .route("/engagements/{id}/availability", get(availability))
         .route("/held", get(list_held))
         .route("/held/release", post(release_held))
+        .route("/calendars", get(calendars::list).post(calendars::add))
+        .route("/calendars/{id}", axum::routing::delete(calendars::remove))
+        .route("/calendars/{id}/refresh", post(calendars::refresh))
+        .route(
+            "/calendar-feed",
+            get(calendars::feed)
+                .post(calendars::new_feed)
+                .delete(calendars::feed_off),
+        )
 }
 
 /// JSON body whose errors come back as `ErrorBody` naming the field.
@@ -678,7 +689,8 @@ impl utoipa::Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Endwell API", description = "Clients, engagements, agreements and their history. Authenticate with `Authorization: Bearer <token>` (`endwell token create`)."),
-    paths(me, list_clients, create_client, get_client, update_client, list_engagements, create_engagement, get_engagement, update_engagement, transition, list_agreements, create_agreement, consent, list_events, create_contact, list_contacts, availability, list_held, release_held),
+    paths(me, list_clients, create_client, get_client, update_client, list_engagements, create_engagement, get_engagement, update_engagement, transition, list_agreements, create_agreement, consent, list_events, create_contact, list_contacts, availability, list_held, release_held,
+        calendars::list, calendars::add, calendars::remove, calendars::refresh, calendars::feed, calendars::new_feed, calendars::feed_off),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth)
 )]

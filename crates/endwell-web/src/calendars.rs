@@ -16,6 +16,7 @@ use endwell_core::{DomainError, EngagementState};
 use endwell_store::Store;
 use endwell_store::calendars::CalendarRead;
 use jiff::{Timestamp, ToSpan};
+use uuid::Uuid;
 
 use crate::error::AppError;
 
@@ -138,6 +139,22 @@ pub async fn refresh_one(store: &Store, due: endwell_store::calendars::DueCalend
     Ok(())
 }
 
+/// Read one of the user's calendars again now; a failure is kept on the
+/// calendar (and shown) like a background refresh's.
+pub async fn refresh_now(state: &crate::AppState, user: &endwell_core::model::User, id: Uuid) -> Result<(), AppError> {
+    let viewer = endwell_core::access::Viewer::of(user);
+    let (calendar, source) = state.store.calendar(viewer, id).await?;
+    refresh_one(
+        &state.store,
+        endwell_store::calendars::DueCalendar {
+            calendar,
+            source,
+            zone: zone_of(user),
+        },
+    )
+    .await
+}
+
 /// Refresh calendars last read more than `every` ago, until `shutdown`.
 pub async fn run_refresher(store: Store, every: Duration, shutdown: impl std::future::Future<Output = ()>) {
     tokio::pin!(shutdown);
@@ -212,6 +229,24 @@ fn initials(name: &str) -> String {
         .flat_map(|c| c.to_uppercase().chain(std::iter::once('.')))
         .collect();
     if s.is_empty() { "client".into() } else { s }
+}
+
+/// The feed's address for a token: `public_url` when configured, else the
+/// request's Host (HTTPS when cookies are marked Secure).
+pub fn feed_url(state: &crate::AppState, headers: &axum::http::HeaderMap, token: &str) -> String {
+    let base = match &state.config.public_url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => {
+            let host = headers
+                .get(axum::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
+                .unwrap_or("127.0.0.1:8080");
+            let scheme = if state.config.secure_cookies { "https" } else { "http" };
+            format!("{scheme}://{host}")
+        }
+    };
+    format!("{base}/feed/{token}.ics")
 }
 
 /// Make (or replace) the viewer's feed link; the token is returned once

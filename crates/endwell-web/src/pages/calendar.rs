@@ -80,21 +80,6 @@ fn row(c: &Calendar, tz: &str, today: jiff::civil::Date) -> CalendarRow {
     }
 }
 
-/// The address this Endwell is reached at: `public_url` when configured,
-/// else the request's Host (HTTPS when cookies are marked Secure).
-fn base_url(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(u) = &state.config.public_url {
-        return u.trim_end_matches('/').to_string();
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
-        .unwrap_or("127.0.0.1:8080");
-    let scheme = if state.config.secure_cookies { "https" } else { "http" };
-    format!("{scheme}://{host}")
-}
-
 async fn page(
     state: &AppState,
     user: &CurrentUser,
@@ -105,8 +90,7 @@ async fn page(
     let today = Timestamp::now().to_zoned(zone.tz().clone()).date();
     let calendars = state.store.calendars(user.viewer()).await?;
     let token = state.store.feed_token(user.viewer()).await?;
-    let base = base_url(state, headers);
-    let feed_link = token.map(|t| format!("{base}/feed/{t}.ics"));
+    let feed_link = token.map(|t| crate::calendars::feed_url(state, headers, &t));
     let webcal_link = feed_link
         .as_deref()
         .map(|l| format!("webcal://{}", l.split_once("://").map(|(_, r)| r).unwrap_or(l)))
@@ -256,24 +240,10 @@ pub async fn refresh(
 ) -> PageResult {
     let _: super::CsrfOnly = read_form(&user, &body)?;
     let id: Uuid = parse_id(&id).or_page(&user)?;
-    refresh_now(&state, &user.user, id).await.or_page(&user)?;
+    crate::calendars::refresh_now(&state, &user.user, id)
+        .await
+        .or_page(&user)?;
     Ok(Redirect::to("/calendar?done=refreshed").into_response())
-}
-
-/// Read one of the user's calendars again now; a failure is kept on the
-/// calendar (and shown) like a background refresh's.
-pub async fn refresh_now(state: &AppState, user: &endwell_core::model::User, id: Uuid) -> Result<(), AppError> {
-    let viewer = endwell_core::access::Viewer::of(user);
-    let (calendar, source) = state.store.calendar(viewer, id).await?;
-    crate::calendars::refresh_one(
-        &state.store,
-        endwell_store::calendars::DueCalendar {
-            calendar,
-            source,
-            zone: zone_of(user),
-        },
-    )
-    .await
 }
 
 pub async fn remove(

@@ -278,3 +278,135 @@ on_every_backend!(private_feed_at_a_secret_link, |app: &TestApp| async move {
         .await;
     assert!(app.page(&b, "/calendar").await.contains("Make my feed address"));
 });
+
+on_every_backend!(calendars_and_feed_over_the_api, |app: &TestApp| async move {
+    let sam = app.user("sam@clinic.example", Role::Practitioner, None).await;
+    let dana = app.user("dana@clinic.example", Role::Practitioner, None).await;
+    let token = app.token(&sam).await;
+    let other = app.token(&dana).await;
+    let api = reqwest::Client::new();
+    let tuesday = a_tuesday();
+
+    // Neither or both of url and ics: 422 naming the field; not iCalendar: 422.
+    let r = api
+        .post(app.url("/api/v1/calendars"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": "Leave"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json::<Value>().await.unwrap()["field"], "url");
+    let r = api
+        .post(app.url("/api/v1/calendars"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": "Leave", "ics": "not a calendar"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // A file's text, and a subscription from a real local server.
+    let r = api
+        .post(app.url("/api/v1/calendars"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": "Leave", "ics": leave_ics(tuesday, "Annual leave")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let file: Value = r.json().await.unwrap();
+    assert_eq!(file["url"], Value::Null);
+    assert_eq!(file["closures"][0]["from"], tuesday.to_string());
+    assert_eq!(file["closures"][0]["reason"], "Annual leave");
+    let server = calendar_server(leave_ics(tuesday, "Training")).await;
+    let r = api
+        .post(app.url("/api/v1/calendars"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": "Work", "url": format!("{server}/cal.ics")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let sub: Value = r.json().await.unwrap();
+    let sub_id = sub["id"].as_str().unwrap().to_string();
+    let r = api
+        .post(app.url(&format!("/api/v1/calendars/{sub_id}/refresh")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["last_error"], Value::Null);
+
+    let list: Value = api
+        .get(app.url("/api/v1/calendars"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    // Dana sees none and cannot touch Sam's.
+    let theirs: Value = api
+        .get(app.url("/api/v1/calendars"))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(theirs.as_array().unwrap().is_empty());
+    for (method, path) in [
+        (reqwest::Method::DELETE, format!("/api/v1/calendars/{sub_id}")),
+        (reqwest::Method::POST, format!("/api/v1/calendars/{sub_id}/refresh")),
+    ] {
+        let r = api
+            .request(method, app.url(&path))
+            .bearer_auth(&other)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let r = api
+        .delete(app.url(&format!("/api/v1/calendars/{sub_id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+
+    // The feed link: none, made, served, off.
+    let get_feed = || api.get(app.url("/api/v1/calendar-feed")).bearer_auth(&token).send();
+    assert_eq!(
+        get_feed().await.unwrap().json::<Value>().await.unwrap()["url"],
+        Value::Null
+    );
+    let r = api
+        .post(app.url("/api/v1/calendar-feed"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let url = r.json::<Value>().await.unwrap()["url"].as_str().unwrap().to_string();
+    assert_eq!(
+        get_feed().await.unwrap().json::<Value>().await.unwrap()["url"],
+        url.as_str()
+    );
+    let ics = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    assert!(ics.contains("Closed: Annual leave"), "{ics}");
+    let r = api
+        .delete(app.url("/api/v1/calendar-feed"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), StatusCode::NOT_FOUND);
+    let _ = dana;
+});
