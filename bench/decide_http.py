@@ -246,7 +246,7 @@ def main():
     if not os.path.exists(a.binary):
         raise SystemExit(f"{a.binary} not found: run cargo build --release -p endwell first")
     if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed")
+        raise SystemExit("wrk is not installed: apt-get install wrk (Debian's package)")
 
     d = tempfile.mkdtemp(prefix="endwell-decide-")
     db = os.path.join(d, "bench.db")
