@@ -1533,6 +1533,70 @@ fn instants(tz: &TimeZone, e: &Exception) -> Option<(Timestamp, Timestamp)> {
     (start < end).then_some((start, end))
 }
 
+/// One engagement that is not closed, as the practitioner's feed sees it.
+pub struct OpenWork<'a> {
+    pub engagement: &'a crate::model::Engagement,
+    pub client_name: &'a str,
+    /// The terms in force, if any were written.
+    pub terms: Option<&'a Terms>,
+}
+
+/// The next review and the planned ending of each piece of open work.
+/// Clients appear by initials only: calendar services keep copies of what
+/// they subscribe to, and a feed link can be passed on.
+pub fn work_dates(work: &[OpenWork]) -> Vec<FeedDate> {
+    let mut dated = Vec::new();
+    for w in work {
+        let who = initials(w.client_name);
+        let e = w.engagement;
+        if let Some(d) = e.next_review {
+            dated.push(FeedDate {
+                date: d,
+                summary: format!("Review due ({who})"),
+                uid: format!("review:{}", e.id),
+            });
+        }
+        if let Some(d) = e.planned_end {
+            dated.push(FeedDate {
+                date: d,
+                summary: format!("Planned ending ({who})"),
+                uid: format!("ending:{}", e.id),
+            });
+        }
+    }
+    dated
+}
+
+/// "Jo Smith" → "J.S."; "client" when there is no name.
+pub fn initials(name: &str) -> String {
+    let s: String = name
+        .split_whitespace()
+        .filter_map(|w| w.chars().next())
+        .flat_map(|c| c.to_uppercase().chain(std::iter::once('.')))
+        .collect();
+    if s.is_empty() { "client".into() } else { s }
+}
+
+/// The feed of one practitioner from their open work: the office hours and
+/// on-call windows of the work under way (not merely proposed), every
+/// closure of its terms and of the practitioner's calendars, and the work's
+/// review and ending dates ([`work_dates`]).
+pub fn feed_of_work(
+    name: &str,
+    practitioner_id: &str,
+    zone: &Zone,
+    work: &[OpenWork],
+    closures: &[Closures],
+    stamp: Timestamp,
+) -> FeedSpec {
+    let terms: Vec<Terms> = work
+        .iter()
+        .filter(|w| w.engagement.state != crate::lifecycle::EngagementState::Proposed)
+        .filter_map(|w| w.terms.cloned())
+        .collect();
+    practitioner_feed(name, practitioner_id, zone, &terms, closures, work_dates(work), stamp)
+}
+
 /// The feed of one practitioner: the office hours and on-call windows of the
 /// terms of their open work (those written in the practitioner's zone; the
 /// weekday starter hours when there are none), every closure from those

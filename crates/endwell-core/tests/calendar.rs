@@ -723,3 +723,56 @@ fn practitioner_feed_without_open_work_shows_starter_hours() {
     let spec = practitioner_feed("Sam", "p1", &london(), &[], &[], vec![], stamp);
     assert_eq!(spec.office_hours, Terms::starter(london(), "Sam").office_hours);
 }
+
+#[test]
+fn feed_of_work_dates_reviews_and_endings_by_initials_and_skips_proposed_hours() {
+    use endwell_core::calendar::{OpenWork, feed_of_work, initials};
+    use endwell_core::model::Engagement;
+    assert_eq!(initials("Jo  van Smith"), "J.V.S.");
+    assert_eq!(initials(""), "client");
+    let stamp: Timestamp = "2026-11-26T12:00:00Z".parse().unwrap();
+    let engagement = |state: endwell_core::EngagementState| Engagement {
+        id: endwell_core::EngagementId::new(),
+        client_id: endwell_core::ClientId::new(),
+        practitioner_id: endwell_core::UserId::new(),
+        state,
+        title: "Work".into(),
+        started_on: None,
+        planned_end: Some(date(2027, 6, 30)),
+        next_review: Some(date(2027, 1, 12)),
+        created_at: stamp,
+        updated_at: stamp,
+    };
+    let active = engagement(endwell_core::EngagementState::Active);
+    let proposed = engagement(endwell_core::EngagementState::Proposed);
+    let mut evenings = Terms::from_toml(TERMS).unwrap();
+    evenings.office_hours.mon = vec!["18:00-20:00".parse().unwrap()];
+    let usual = Terms::from_toml(TERMS).unwrap();
+    let work = [
+        OpenWork {
+            engagement: &active,
+            client_name: "Ada Okafor",
+            terms: Some(&usual),
+        },
+        OpenWork {
+            engagement: &proposed,
+            client_name: "Bo",
+            terms: Some(&evenings),
+        },
+    ];
+    let spec = feed_of_work("Sam", "p1", &london(), &work, &[], stamp);
+    assert_eq!(
+        spec.office_hours.mon, usual.office_hours.mon,
+        "proposed work's hours are not yet agreed"
+    );
+    let summaries: Vec<&str> = spec.dated.iter().map(|d| d.summary.as_str()).collect();
+    assert_eq!(
+        summaries,
+        [
+            "Review due (A.O.)",
+            "Planned ending (A.O.)",
+            "Review due (B.)",
+            "Planned ending (B.)"
+        ]
+    );
+}

@@ -297,9 +297,16 @@ impl Store {
         engagement: EngagementId,
         c: NewContact,
     ) -> Result<ContactEntry> {
-        let receiver = self.receiving_worker(viewer, engagement).await?;
-        let e = self.engagement(viewer, engagement).await?;
-        if e.practitioner_id != viewer.id || receiver.map(|r| r.id) != Some(c.practitioner_id) {
+        let row = sqlx::query(
+            "SELECT practitioner_id, transferred_to FROM engagements WHERE id = $1 AND state = 'transferred'",
+        )
+        .bind(engagement.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let owner: String = row.try_get("practitioner_id")?;
+        let to: Option<String> = row.try_get("transferred_to")?;
+        if owner != viewer.id.to_string() || to != Some(c.practitioner_id.to_string()) {
             return Err(StoreError::Forbidden);
         }
         let entry = c.into_entry();

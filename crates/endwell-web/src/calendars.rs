@@ -8,11 +8,11 @@
 
 use std::time::Duration;
 
+use endwell_core::DomainError;
 use endwell_core::access::Viewer;
-use endwell_core::calendar::{FeedDate, feed, import_ics, practitioner_feed};
+use endwell_core::calendar::{OpenWork, feed, feed_of_work, import_ics};
 use endwell_core::model::User;
 use endwell_core::terms::Zone;
-use endwell_core::{DomainError, EngagementState};
 use endwell_store::Store;
 use endwell_store::calendars::CalendarRead;
 use jiff::{Timestamp, ToSpan};
@@ -178,57 +178,27 @@ pub async fn run_refresher(store: Store, every: Duration, shutdown: impl std::fu
     }
 }
 
-/// The practitioner's private feed: office hours, closures, on-call
-/// windows, next reviews and planned endings. Clients appear by initials
-/// only, since calendar services keep copies of what they subscribe to.
+/// The practitioner's private feed (`calendar::feed_of_work`).
 pub async fn feed_text(store: &Store, user: &User) -> Result<String, AppError> {
-    let zone = zone_of(user);
     let work = store.open_work(user.id).await?;
     let closures = store.closures_of(user.id).await?;
-    let mut terms = Vec::new();
-    let mut dated = Vec::new();
-    for w in &work {
-        if let Some(t) = &w.terms
-            && w.engagement.state != EngagementState::Proposed
-        {
-            terms.push(t.clone());
-        }
-        let who = initials(&w.client_name);
-        if let Some(d) = w.engagement.next_review {
-            dated.push(FeedDate {
-                date: d,
-                summary: format!("Review due ({who})"),
-                uid: format!("review:{}", w.engagement.id),
-            });
-        }
-        if let Some(d) = w.engagement.planned_end {
-            dated.push(FeedDate {
-                date: d,
-                summary: format!("Planned ending ({who})"),
-                uid: format!("ending:{}", w.engagement.id),
-            });
-        }
-    }
-    let spec = practitioner_feed(
+    let open: Vec<OpenWork> = work
+        .iter()
+        .map(|w| OpenWork {
+            engagement: &w.engagement,
+            client_name: &w.client_name,
+            terms: w.terms.as_ref(),
+        })
+        .collect();
+    let spec = feed_of_work(
         &user.display_name,
         &user.id.to_string(),
-        &zone,
-        &terms,
+        &zone_of(user),
+        &open,
         &closures,
-        dated,
         Timestamp::now(),
     );
     Ok(feed(&spec))
-}
-
-/// "Jo Smith" → "J.S."
-fn initials(name: &str) -> String {
-    let s: String = name
-        .split_whitespace()
-        .filter_map(|w| w.chars().next())
-        .flat_map(|c| c.to_uppercase().chain(std::iter::once('.')))
-        .collect();
-    if s.is_empty() { "client".into() } else { s }
 }
 
 /// The feed's address for a token: `public_url` when configured, else the
@@ -273,7 +243,5 @@ mod tests {
         );
         assert!(fetch_url("ftp://x/y").is_err());
         assert!(fetch_url("calendar.ics").is_err());
-        assert_eq!(initials("Jo  van Smith"), "J.V.S.");
-        assert_eq!(initials(""), "client");
     }
 }
