@@ -139,6 +139,23 @@ impl TestApp {
         b.post(self.url(path)).form(form).send().await.unwrap()
     }
 
+    /// Call the API as the holder of `token`, with `body` as JSON when given.
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut r = reqwest::Client::new()
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send().await.unwrap()
+    }
+
     pub async fn token(&self, user: &endwell_core::model::User) -> String {
         let t = endwell_web::auth::new_token();
         self.store

@@ -288,74 +288,74 @@ on_every_backend!(calendars_and_feed_over_the_api, |app: &TestApp| async move {
     let tuesday = a_tuesday();
 
     // Neither or both of url and ics: 422 naming the field; not iCalendar: 422.
-    let r = api
-        .post(app.url("/api/v1/calendars"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"name": "Leave"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/calendars",
+            &token,
+            Some(serde_json::json!({"name": "Leave"})),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.json::<Value>().await.unwrap()["field"], "url");
-    let r = api
-        .post(app.url("/api/v1/calendars"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"name": "Leave", "ics": "not a calendar"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/calendars",
+            &token,
+            Some(serde_json::json!({"name": "Leave", "ics": "not a calendar"})),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     // A file's text, and a subscription from a real local server.
-    let r = api
-        .post(app.url("/api/v1/calendars"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"name": "Leave", "ics": leave_ics(tuesday, "Annual leave")}))
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/calendars",
+            &token,
+            Some(serde_json::json!({"name": "Leave", "ics": leave_ics(tuesday, "Annual leave")})),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let file: Value = r.json().await.unwrap();
     assert_eq!(file["url"], Value::Null);
     assert_eq!(file["closures"][0]["from"], tuesday.to_string());
     assert_eq!(file["closures"][0]["reason"], "Annual leave");
     let server = calendar_server(leave_ics(tuesday, "Training")).await;
-    let r = api
-        .post(app.url("/api/v1/calendars"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"name": "Work", "url": format!("{server}/cal.ics")}))
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/calendars",
+            &token,
+            Some(serde_json::json!({"name": "Work", "url": format!("{server}/cal.ics")})),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let sub: Value = r.json().await.unwrap();
     let sub_id = sub["id"].as_str().unwrap().to_string();
-    let r = api
-        .post(app.url(&format!("/api/v1/calendars/{sub_id}/refresh")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/calendars/{sub_id}/refresh"),
+            &token,
+            None,
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["last_error"], Value::Null);
 
-    let list: Value = api
-        .get(app.url("/api/v1/calendars"))
-        .bearer_auth(&token)
-        .send()
+    let list: Value = app
+        .api(reqwest::Method::GET, "/api/v1/calendars", &token, None)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(list.as_array().unwrap().len(), 2);
     // Dana sees none and cannot touch Sam's.
-    let theirs: Value = api
-        .get(app.url("/api/v1/calendars"))
-        .bearer_auth(&other)
-        .send()
+    let theirs: Value = app
+        .api(reqwest::Method::GET, "/api/v1/calendars", &other, None)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -372,12 +372,14 @@ on_every_backend!(calendars_and_feed_over_the_api, |app: &TestApp| async move {
             .unwrap();
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
     }
-    let r = api
-        .delete(app.url(&format!("/api/v1/calendars/{sub_id}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .api(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/calendars/{sub_id}"),
+            &token,
+            None,
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
 
     // The feed link: none, made, served, off.
@@ -386,12 +388,9 @@ on_every_backend!(calendars_and_feed_over_the_api, |app: &TestApp| async move {
         get_feed().await.unwrap().json::<Value>().await.unwrap()["url"],
         Value::Null
     );
-    let r = api
-        .post(app.url("/api/v1/calendar-feed"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .api(reqwest::Method::POST, "/api/v1/calendar-feed", &token, None)
+        .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let url = r.json::<Value>().await.unwrap()["url"].as_str().unwrap().to_string();
     assert_eq!(
@@ -400,12 +399,9 @@ on_every_backend!(calendars_and_feed_over_the_api, |app: &TestApp| async move {
     );
     let ics = reqwest::get(&url).await.unwrap().text().await.unwrap();
     assert!(ics.contains("Closed: Annual leave"), "{ics}");
-    let r = api
-        .delete(app.url("/api/v1/calendar-feed"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .api(reqwest::Method::DELETE, "/api/v1/calendar-feed", &token, None)
+        .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(reqwest::get(&url).await.unwrap().status(), StatusCode::NOT_FOUND);
     let _ = dana;

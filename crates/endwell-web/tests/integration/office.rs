@@ -131,22 +131,21 @@ on_every_backend!(contact_api_records_decides_and_releases, |app: &TestApp| asyn
     let r = post(json!({"channel": "email"})).await.unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
-    let held: Value = api
-        .get(app.url("/api/v1/held"))
-        .bearer_auth(&token)
-        .send()
+    let held: Value = app
+        .api(reqwest::Method::GET, "/api/v1/held", &token, None)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(held.as_array().unwrap().len(), 2);
-    let list: Value = api
-        .get(app.url(&format!("/api/v1/engagements/{eid}/contacts")))
-        .bearer_auth(&token)
-        .send()
+    let list: Value = app
+        .api(
+            reqwest::Method::GET,
+            &format!("/api/v1/engagements/{eid}/contacts"),
+            &token,
+            None,
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -154,30 +153,26 @@ on_every_backend!(contact_api_records_decides_and_releases, |app: &TestApp| asyn
 
     // Another practitioner: the engagement does not exist for them.
     let other = app.token(&dana).await;
-    let r = api
-        .post(app.url(&format!("/api/v1/engagements/{eid}/contacts")))
-        .bearer_auth(&other)
-        .json(&json!({"channel": "email", "message": "hi"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/engagements/{eid}/contacts"),
+            &other,
+            Some(json!({"channel": "email", "message": "hi"})),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let r = api
-        .get(app.url("/api/v1/held"))
-        .bearer_auth(&other)
-        .send()
-        .await
-        .unwrap();
+    let r = app.api(reqwest::Method::GET, "/api/v1/held", &other, None).await;
     assert_eq!(r.json::<Value>().await.unwrap(), json!([]));
 
-    let a: Value = api
-        .get(app.url(&format!(
-            "/api/v1/engagements/{eid}/availability?at=2026-11-30T20:00:00Z"
-        )))
-        .bearer_auth(&token)
-        .send()
+    let a: Value = app
+        .api(
+            reqwest::Method::GET,
+            &format!("/api/v1/engagements/{eid}/availability?at=2026-11-30T20:00:00Z"),
+            &token,
+            None,
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -187,21 +182,15 @@ on_every_backend!(contact_api_records_decides_and_releases, |app: &TestApp| asyn
     );
 
     // Release: once.
-    let r = api
-        .post(app.url("/api/v1/held/release"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .api(reqwest::Method::POST, "/api/v1/held/release", &token, None)
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let digest: Value = r.json().await.unwrap();
     assert_eq!(digest["contact_count"], 2);
-    let r = api
-        .post(app.url("/api/v1/held/release"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .api(reqwest::Method::POST, "/api/v1/held/release", &token, None)
+        .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     // Without a token: 401.
     let r = api.get(app.url("/api/v1/held")).send().await.unwrap();
@@ -312,23 +301,26 @@ on_every_backend!(
         assert_eq!(r.json::<Value>().await.unwrap()["state"], "transferred");
 
         // A message for the old engagement goes to Dana's inbox, not Sam's.
-        let r = api
-            .post(app.url(&format!("/api/v1/engagements/{eid}/contacts")))
-            .bearer_auth(&token)
-            .json(&json!({"channel": "email", "message": EVENING_MAIL, "at": "2026-12-01T10:00:00Z"}))
-            .send()
-            .await
-            .unwrap();
+        let r = app
+            .api(
+                reqwest::Method::POST,
+                &format!("/api/v1/engagements/{eid}/contacts"),
+                &token,
+                Some(json!({"channel": "email", "message": EVENING_MAIL, "at": "2026-12-01T10:00:00Z"})),
+            )
+            .await;
         assert_eq!(r.status(), StatusCode::CREATED);
         let d: Value = r.json().await.unwrap();
         assert_eq!(d["action"], "forward");
         assert!(d["reasons"].to_string().contains("forwarded to dana"), "{d}");
-        let sams = api
-            .get(app.url(&format!("/api/v1/engagements/{eid}/contacts")))
-            .bearer_auth(&token)
-            .send()
+        let sams = app
+            .api(
+                reqwest::Method::GET,
+                &format!("/api/v1/engagements/{eid}/contacts"),
+                &token,
+                None,
+            )
             .await
-            .unwrap()
             .json::<Value>()
             .await
             .unwrap();
