@@ -29,47 +29,13 @@ import argparse, json, os, random, re, shutil, socket, sqlite3, subprocess, sys,
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
-TERMS = """\
-timezone = "Europe/London"
-response_time_hours = 24
-[practitioner]
-name = "Bench Practitioner"
-addresses = ["bench@clinic.example"]
-[office_hours]
-mon = ["09:00-12:30", "13:30-17:00"]
-tue = ["09:00-17:00"]
-wed = ["09:00-17:00"]
-thu = ["09:00-17:00"]
-fri = ["09:00-15:00"]
-[[exceptions]]
-from = "2026-12-24"
-to = "2026-12-28"
-reason = "Holiday"
-[[exceptions]]
-from = "2027-01-15T12:00"
-to = "2027-01-15T17:00"
-reason = "Training"
-[[on_call]]
-days = ["sat", "sun"]
-hours = "10:00-16:00"
-channels = ["sms", "voice"]
-[auto_reply]
-enabled = true
-once_per = "closed_period"
-text = "Thank you for your message."
-[crisis]
-resources = ["Samaritans: 116 123 (24 hours)", "Emergency: 999"]
-[channels]
-email = "anything that can wait for office hours"
-sms = "appointment changes only"
-voice = "appointment changes; voicemail after hours"
-portal = "anything that can wait for office hours"
-[engagement]
-objectives = ["Reduce panic attacks", "Return to work part time"]
-ends_on = "2027-06-30"
-sessions = 12
-session_minutes = 50
-"""
+# DESIGN.md's example terms (the file the core's tests read), spoken for the
+# bench practitioner, so mail to them is answered.
+with open(os.path.join(HERE, "..", "crates", "endwell-core", "tests", "design-terms.toml"), encoding="utf-8") as f:
+    TERMS = (f.read()
+             .replace('name = "Sam Rivera"', 'name = "Bench Practitioner"')
+             .replace('"sam@clinic.example"', '"bench@clinic.example"'))
+assert "bench@clinic.example" in TERMS, "design-terms.toml changed: update the bench's substitutions"
 
 # Instants (UTC; London is UTC in winter): open hours, evenings, early
 # mornings, a weekend on-call spell, the Christmas closure, a training spell.
