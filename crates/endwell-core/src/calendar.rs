@@ -1478,6 +1478,29 @@ mod tests {
 // ---------------------------------------------------------------------------
 // A practitioner's own calendars
 
+/// Days before today that a kept calendar is still read for (so this week is whole).
+const KEPT_BEFORE_DAYS: i64 = 7;
+/// Days after today: the availability horizon (one year) and a little more.
+const KEPT_AFTER_DAYS: i64 = 400;
+
+/// Read a calendar a practitioner keeps in Endwell: its closures over the
+/// window around `now` (this week to past the one-year horizon), and what
+/// was not used, in words (free events say how to make them count).
+pub fn read_kept(text: &str, zone: &Zone, now: Timestamp) -> Result<(Vec<Exception>, Vec<String>), DomainError> {
+    let today = now.to_zoned(zone.tz().clone()).date();
+    let from = today.checked_sub(KEPT_BEFORE_DAYS.days()).unwrap_or(today);
+    let until = today.checked_add(KEPT_AFTER_DAYS.days()).unwrap_or(today);
+    let import = import_ics(text, zone, from, until)?;
+    let mut notes: Vec<String> = import.notes.iter().map(|n| n.to_string()).collect();
+    notes.extend(
+        import
+            .free
+            .iter()
+            .map(|n| format!("{n} (marked free, so office hours stay open; mark it busy to close them)")),
+    );
+    Ok((import.exceptions, notes))
+}
+
 /// A practitioner's closures (leave, holidays, training) imported from their
 /// calendars, in the zone they were read in.
 #[derive(Debug, Clone, PartialEq)]

@@ -10,23 +10,18 @@ use std::time::Duration;
 
 use endwell_core::DomainError;
 use endwell_core::access::Viewer;
-use endwell_core::calendar::{OpenWork, feed, feed_of_work, import_ics};
+use endwell_core::calendar::{OpenWork, feed, feed_of_work, read_kept};
 use endwell_core::model::User;
 use endwell_core::terms::Zone;
 use endwell_store::Store;
 use endwell_store::calendars::CalendarRead;
-use jiff::{Timestamp, ToSpan};
+use jiff::Timestamp;
 use uuid::Uuid;
 
 use crate::error::AppError;
 
 /// Largest calendar read, uploaded or fetched.
 pub const MAX_CALENDAR_BYTES: usize = 4 * 1024 * 1024;
-/// Days before today that an import still reads (so this week's page is whole).
-const WINDOW_BEFORE_DAYS: i64 = 7;
-/// Days after today: the availability horizon (one year) and a little more.
-const WINDOW_AFTER_DAYS: i64 = 400;
-
 /// The practitioner's zone, or UTC when their account holds none we know.
 pub fn zone_of(user: &User) -> Zone {
     user.timezone
@@ -34,23 +29,13 @@ pub fn zone_of(user: &User) -> Zone {
         .unwrap_or_else(|_| "UTC".parse().expect("UTC is a zone"))
 }
 
-/// Read iCalendar text as closures in `zone`, over the window around `now`.
+/// A calendar to keep: its text with what `calendar::read_kept` finds in it.
 pub fn read(source: String, zone: &Zone, now: Timestamp) -> Result<CalendarRead, DomainError> {
-    let today = now.to_zoned(zone.tz().clone()).date();
-    let from = today.checked_sub(WINDOW_BEFORE_DAYS.days()).unwrap_or(today);
-    let until = today.checked_add(WINDOW_AFTER_DAYS.days()).unwrap_or(today);
-    let import = import_ics(&source, zone, from, until)?;
-    let mut notes: Vec<String> = import.notes.iter().map(|n| n.to_string()).collect();
-    notes.extend(
-        import
-            .free
-            .iter()
-            .map(|n| format!("{n} (marked free, so office hours stay open; mark it busy to close them)")),
-    );
+    let (closures, notes) = read_kept(&source, zone, now)?;
     Ok(CalendarRead {
         source,
         zone: zone.clone(),
-        closures: import.exceptions,
+        closures,
         notes,
     })
 }
