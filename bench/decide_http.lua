@@ -5,7 +5,8 @@
 -- {token = "...", items = {{path = "...", body = "..."}, ...}}.
 -- The bare endpoint (`endwell bench-bare`) serves the same path, so both
 -- get the same requests.
--- Anything but 201 is counted as bad; decide_http.py fails when any is.
+-- Anything but 201 (or the file's `expect`, 200 for dry runs) is counted
+-- as bad; decide_http.py fails when any is.
 
 local threads = {}
 local counter = 1
@@ -19,6 +20,7 @@ end
 function init(args)
    local data = dofile(args[1])
    items = data.items
+   expect = data.expect or 201
    headers = {
       ["Content-Type"] = "application/json",
       ["Authorization"] = "Bearer " .. data.token,
@@ -36,7 +38,7 @@ function request()
 end
 
 function response(status, headers, body)
-   if status == 201 then
+   if status == 201 or status == expect then
       created = created + 1
    else
       bad = bad + 1

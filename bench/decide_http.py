@@ -18,8 +18,12 @@ as a ratio to a bare axum endpoint on the same machine in the same run
 4. Afterwards the contacts stored are counted: every 201 must be stored,
    and nothing more than was sent.
 
+   With --dry-run every contact is decided but not stored (the answer is
+   200, and nothing may be stored): what the endpoint does without
+   persistence, the most storage work could ever give.
+
 Usage: bench/decide_http.py [--binary target/release/endwell] [--duration 10]
-       [--connections 32] [--threads 2] [--rounds 2]
+       [--connections 32] [--threads 2] [--rounds 2] [--dry-run] [--perf FILE]
 Build first: cargo build --release -p endwell
 wrk and the server share the machine's cores; that is the same for both
 endpoints, so the ratio is fair.
@@ -168,9 +172,13 @@ def lua_string(s):
     return f"[{level}[{s}]{level}]"
 
 
-def write_requests(path, token, items):
+def write_requests(path, token, items, expect=None):
+    """`expect`: a status besides 201 that counts as good (200 for dry runs)."""
     with open(path, "w") as f:
-        f.write("return {\n  token = " + lua_string(token) + ",\n  items = {\n")
+        f.write("return {\n  token = " + lua_string(token) + ",\n")
+        if expect:
+            f.write(f"  expect = {int(expect)},\n")
+        f.write("  items = {\n")
         for p, b in items:
             f.write(f"    {{path = {lua_string(p)}, body = {lua_string(b)}}},\n")
         f.write("  },\n}\n")
@@ -208,6 +216,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=2, help="bare, decide pairs")
     ap.add_argument("--engagements", type=int, default=8)
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--dry-run", action="store_true",
+                    help="send every contact as a dry run (decided, not stored): the endpoint's ceiling without persistence")
+    ap.add_argument("--perf", metavar="FILE", help="record the server with `perf record -g` during the first decide round")
     a = ap.parse_args()
     if not os.path.exists(a.binary):
         raise SystemExit(f"{a.binary} not found: run cargo build --release -p endwell first")
@@ -247,7 +258,10 @@ def main():
 
         engagements = seed(Api(port, token), a.engagements)
         requests_file = os.path.join(d, "requests.lua")
-        write_requests(requests_file, token, request_mix(engagements))
+        mix = request_mix(engagements)
+        if a.dry_run:
+            mix = [(p, json.dumps({**json.loads(b), "dry_run": True})) for p, b in mix]
+        write_requests(requests_file, token, mix, expect=200 if a.dry_run else None)
 
         # Is the mix what it claims to be? One dry run of each kind, by action.
         api = Api(port, token)
@@ -269,7 +283,14 @@ def main():
         results = {"bare": [], "decide": []}
         for n in range(a.rounds):
             for name, port_ in (("bare", bare_port), ("decide", port)):
+                perf = None
+                if a.perf and name == "decide" and n == 0:
+                    perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-o", a.perf, "-p", str(server.pid)],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 r = run_wrk(port_, requests_file, a.threads, a.connections, a.duration)
+                if perf:
+                    perf.send_signal(2)
+                    perf.wait(timeout=60)
                 results[name].append(r)
                 if name == "decide":
                     sent += r["sent"]; created += r["created"]
@@ -279,8 +300,9 @@ def main():
         server.wait(timeout=30)
         stored = sqlite3.connect(db).execute("SELECT COUNT(*) FROM contacts").fetchone()[0]
         in_flight = int(sent - created)
-        ok = created <= stored <= sent
-        print(f"contacts stored {stored}; 201 answers {int(created)}; sent but unanswered when wrk stopped {in_flight}: "
+        ok = stored == 0 if a.dry_run else created <= stored <= sent
+        answers = "200 answers (dry runs)" if a.dry_run else "201 answers"
+        print(f"contacts stored {stored}; {answers} {int(created)}; sent but unanswered when wrk stopped {in_flight}: "
               f"{'OK' if ok else 'FAIL'}")
 
         def total(name):
