@@ -11,7 +11,7 @@ use endwell_core::decision::{Contact, Policy};
 use endwell_core::lifecycle::EngagementState;
 use endwell_core::message::Message;
 use endwell_core::terms::{Channel, Terms};
-use endwell_core::triage::{Classifier, Finding, StubClassifier};
+use endwell_core::triage::{Classifier, Finding, PackClassifier};
 use jiff::{SignedDuration, Timestamp};
 
 fn bench(c: &mut Criterion) {
@@ -28,16 +28,17 @@ fn bench(c: &mut Criterion) {
         "Return-Path: <bo@example.net>\nFrom: bo@example.net\nTo: sam@clinic.example\nSubject: tonight\n\nI don't want to be here anymore\n",
         "Return-Path: <cy@example.net>\nFrom: cy@example.net\nTo: sam@clinic.example\nSubject: Re: invoice\nReferences: <a@x> <b@x>\nMessage-ID: <m2@example.net>\n\nPaid the invoice today, thanks.\n",
     ];
+    let classifier = PackClassifier::english();
     let mut messages: Vec<(Message, Vec<Finding>, Channel)> = raw
         .iter()
         .map(|r| {
             let m = Message::parse(r.as_bytes());
-            let l = StubClassifier.classify(&m.body);
+            let l = classifier.classify(&m.body);
             (m, l, Channel::Email)
         })
         .collect();
     let sms = Message::plain(Some("+447700900123"), "Running 10 minutes late");
-    let l = StubClassifier.classify(&sms.body);
+    let l = classifier.classify(&sms.body);
     messages.push((sms, l, Channel::Sms));
     // 97 instants spread over 8 weeks (every 13h 51m: all hours of all days).
     let times: Vec<Timestamp> = (0..97).map(|i| start + SignedDuration::from_mins(i * 831)).collect();

@@ -19,6 +19,9 @@ pub enum DomainError {
     /// Terms (TOML or JSON) could not be read; the message names key and line.
     #[error("terms: {0}")]
     Terms(String),
+    /// A triage phrase pack could not be read; the message names file and rule.
+    #[error("triage pack {0}")]
+    TriagePack(String),
 }
 
 impl DomainError {
@@ -35,6 +38,7 @@ impl DomainError {
             DomainError::Invalid { .. } => "invalid_field",
             DomainError::InvalidTransition { .. } => "invalid_transition",
             DomainError::Terms(_) => "invalid_terms",
+            DomainError::TriagePack(_) => "invalid_triage_pack",
         }
     }
 }

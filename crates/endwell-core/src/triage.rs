@@ -1,13 +1,21 @@
-//! Triage labels and the seam a classifier plugs into.
+//! Triage: which labels a client's message carries, how sure, and the
+//! words that say so, so that a crisis is never held and boundary-relevant
+//! messages reach the practitioner's attention.
 //!
-//! Decisions only need the labels; how they are found is a
-//! [`Classifier`]'s business. Until the phrase-pack classifier lands,
-//! [`StubClassifier`] flags a short list of unmistakable crisis phrases so
-//! that a crisis is never held; everything else is `other`.
+//! Decisions only need the labels; how they are found is a [`Classifier`]'s
+//! business. [`PackClassifier`] reads the phrase packs under
+//! `packs/triage/` (data an agency may edit; see [`pack`]); the English
+//! pack is built in.
+
+pub mod eval;
+pub mod pack;
+pub mod text;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use crate::DomainError;
 
 /// The labels of DESIGN.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -26,6 +34,30 @@ pub enum Label {
 }
 
 impl Label {
+    /// Every label, in the order findings are listed (crisis first).
+    pub const ALL: [Label; 10] = [
+        Label::Crisis,
+        Label::ThreatOrAbuse,
+        Label::RomanticOrSexual,
+        Label::GiftOrMoney,
+        Label::SocialInvitation,
+        Label::SocialMedia,
+        Label::ScopeChange,
+        Label::Payment,
+        Label::Scheduling,
+        Label::Other,
+    ];
+
+    /// Its place in [`Label::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// A label from its key (`"gift_or_money"`).
+    pub fn parse(key: &str) -> Option<Label> {
+        Label::ALL.into_iter().find(|l| l.key() == key.trim())
+    }
+
     pub fn key(self) -> &'static str {
         match self {
             Label::Crisis => "crisis",
@@ -66,59 +98,78 @@ pub fn is_crisis(findings: &[Finding]) -> bool {
     findings.iter().any(|f| f.label == Label::Crisis)
 }
 
-/// Placeholder classifier: unmistakable crisis phrases only.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct StubClassifier;
+/// The English pack shipped with Endwell (`packs/triage/en.toml`).
+pub const ENGLISH_PACK: &str = include_str!("../../../packs/triage/en.toml");
 
-const CRISIS_PHRASES: &[&str] = &[
-    "suicid",
-    "kill myself",
-    "end my life",
-    "end it all",
-    "hurt myself",
-    "harm myself",
-    "self-harm",
-    "self harm",
-    "overdose",
-    "want to die",
-    "don't want to be here anymore",
-    "dont want to be here anymore",
-    "do not want to be here anymore",
-    "not safe",
-];
+/// A classifier over one or more phrase packs (one per language).
+#[derive(Debug, Clone)]
+pub struct PackClassifier {
+    packs: Vec<pack::Pack>,
+}
 
-impl Classifier for StubClassifier {
-    fn classify(&self, text: &str) -> Vec<Finding> {
-        let lower = text.to_lowercase().replace('\u{2019}', "'");
-        let evidence: Vec<String> = CRISIS_PHRASES
-            .iter()
-            .filter(|p| lower.contains(*p))
-            .map(|p| p.to_string())
-            .collect();
-        if evidence.is_empty() {
-            vec![Finding {
-                label: Label::Other,
-                score: 1.0,
-                evidence: Vec::new(),
-            }]
-        } else {
-            vec![Finding {
-                label: Label::Crisis,
-                score: 1.0,
-                evidence,
-            }]
+impl PackClassifier {
+    pub fn new(packs: Vec<pack::Pack>) -> Result<PackClassifier, DomainError> {
+        if packs.is_empty() {
+            return Err(DomainError::TriagePack("no triage pack was given".into()));
         }
+        Ok(PackClassifier { packs })
+    }
+
+    /// The built-in English pack.
+    pub fn english() -> PackClassifier {
+        // The pack is part of the build and checked by this crate's tests.
+        let pack = pack::Pack::parse("en.toml", ENGLISH_PACK).unwrap_or_else(|e| panic!("built-in triage pack: {e}"));
+        PackClassifier { packs: vec![pack] }
+    }
+
+    pub fn packs(&self) -> &[pack::Pack] {
+        &self.packs
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl Classifier for PackClassifier {
+    /// The client's own words are read: quoted earlier mail and signatures
+    /// are left out, unless nothing else is there (then all of it is read,
+    /// so that a crisis is not missed for where it was written).
+    fn classify(&self, message: &str) -> Vec<Finding> {
+        let own = text::own_words(message);
+        let read = if own.chars().any(char::is_alphanumeric) {
+            own
+        } else {
+            message
+        };
+        let mut out: Vec<Finding> = Vec::new();
+        for p in &self.packs {
+            for f in p.findings(read) {
+                match out.iter_mut().find(|o| o.label == f.label) {
+                    Some(o) => {
+                        o.score = o.score.max(f.score);
+                        for e in f.evidence {
+                            if !o.evidence.contains(&e) {
+                                o.evidence.push(e);
+                            }
+                        }
+                    }
+                    None => out.push(f),
+                }
+            }
+        }
+        if out.is_empty() {
+            out.push(Finding {
+                label: Label::Other,
+                score: 1.0,
+                evidence: Vec::new(),
+            });
+        }
+        out.sort_by_key(|f| f.label);
+        out
+    }
+}
 
-    #[test]
-    fn stub_flags_clear_crisis_words_only() {
-        let c = StubClassifier;
-        assert!(is_crisis(&c.classify("I don’t want to be here anymore")));
-        assert!(!is_crisis(&c.classify("Can we move Thursday's session?")));
+/// What triage reads of a message: the subject and the text.
+pub fn message_text(m: &crate::message::Message) -> String {
+    match m.subject.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => format!("{s}\n\n{}", m.body),
+        None => m.body.clone(),
     }
 }

@@ -88,7 +88,7 @@ fn domain(d: &DomainError) -> (StatusCode, ErrorBody) {
                 field: None,
             },
         ),
-        DomainError::Terms(_) => (
+        DomainError::Terms(_) | DomainError::TriagePack(_) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             ErrorBody {
                 error: d.code(),

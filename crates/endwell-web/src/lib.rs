@@ -57,6 +57,8 @@ pub struct AppState {
     pub policies: Arc<contacts::PolicyCache>,
     pub senders: Arc<contacts::SenderLocks>,
     pub api_tokens: Arc<auth::ApiTokenCache>,
+    /// Triage: the built-in English pack unless the packs are configured.
+    pub classifier: Arc<endwell_core::triage::PackClassifier>,
 }
 
 impl AppState {
@@ -68,6 +70,7 @@ impl AppState {
             policies: Arc::default(),
             senders: Arc::default(),
             api_tokens: Arc::default(),
+            classifier: Arc::new(endwell_core::triage::PackClassifier::english()),
         }
     }
 }

@@ -23,6 +23,8 @@ pub struct FileConfig {
     pub log: Option<String>,
     pub public_url: Option<String>,
     pub calendar_refresh_minutes: Option<u64>,
+    /// A folder of triage packs (*.toml) instead of the built-in English pack.
+    pub triage_packs: Option<PathBuf>,
 }
 
 impl FileConfig {

@@ -5,6 +5,7 @@ mod bench_seed;
 mod config;
 mod demo;
 mod offline;
+mod triage;
 
 use std::io::{IsTerminal, Read, Write};
 use std::net::SocketAddr;
@@ -118,6 +119,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Triage a message (RFC 5322 or plain text on standard input): its labels, scores and evidence.
+    #[command(args_conflicts_with_subcommands = true)]
+    Triage {
+        #[command(subcommand)]
+        command: Option<TriageCommand>,
+        /// Print {"labels": [{"label", "score", "evidence"}], "crisis"}.
+        #[arg(long)]
+        json: bool,
+        /// A folder of triage packs (*.toml) to use instead of the built-in English pack.
+        #[arg(long, env = "ENDWELL_TRIAGE_PACKS", global = true)]
+        packs: Option<PathBuf>,
+    },
     /// Fill a database with many engagements and events (for benchmarks).
     #[command(hide = true)]
     BenchSeed {
@@ -169,6 +182,22 @@ enum UserCommand {
         #[arg(long)]
         email: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum TriageCommand {
+    /// Measure triage on a labelled corpus (JSONL; see corpus/triage/README.md):
+    /// per-label precision, recall and F1, and what was confused.
+    Eval {
+        file: PathBuf,
+        /// Fail (exit 1) when crisis recall is below this, e.g. 0.98.
+        #[arg(long)]
+        min_crisis_recall: Option<f64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a triage pack file and say what it holds.
+    Check { file: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -257,6 +286,7 @@ const KNOWN_ENV: &[&str] = &[
     "ENDWELL_SCHEDULER_SECONDS",
     "ENDWELL_PUBLIC_URL",
     "ENDWELL_CALENDAR_REFRESH_MINUTES",
+    "ENDWELL_TRIAGE_PACKS",
 ];
 
 /// A misspelt variable would otherwise be ignored in silence.
@@ -319,6 +349,13 @@ impl Settings {
         Store::open(&self.database, key)
             .await
             .with_context(|| format!("cannot open the database {}", redact(&self.database)))
+    }
+
+    /// The triage packs folder: ENDWELL_TRIAGE_PACKS, else the config file's.
+    fn triage_packs(&self) -> Option<PathBuf> {
+        std::env::var_os("ENDWELL_TRIAGE_PACKS")
+            .map(PathBuf::from)
+            .or_else(|| self.file.triage_packs.clone())
     }
 
     fn web(&self) -> WebConfig {
@@ -403,6 +440,23 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
             from: from.as_deref(),
             until: until.as_deref(),
         }),
+        Command::Triage { command, json, packs } => {
+            let packs = packs.or_else(|| settings.triage_packs());
+            match command {
+                Some(TriageCommand::Check { file }) => triage::check(&file),
+                Some(TriageCommand::Eval {
+                    file,
+                    min_crisis_recall,
+                    json,
+                }) => triage::eval(
+                    &triage::load_classifier(packs.as_deref())?,
+                    &file,
+                    min_crisis_recall,
+                    json,
+                ),
+                None => triage::triage(&triage::load_classifier(packs.as_deref())?, json),
+            }
+        }
         Command::Availability { terms, at, json } => offline::availability(&terms, at.as_deref(), json),
         Command::Decide {
             terms,
@@ -420,13 +474,15 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
             last_reply: last_reply.as_deref(),
             from: from.as_deref(),
             json,
+            classifier: &triage::load_classifier(settings.triage_packs().as_deref())?,
         }),
         Command::Serve { listen } => {
             let listen = listen
                 .or_else(|| settings.file.listen.clone())
                 .unwrap_or_else(|| "127.0.0.1:8080".into());
             let store = settings.store().await?;
-            serve(store, settings.web(), &listen, None).await
+            let classifier = triage::load_classifier(settings.triage_packs().as_deref())?;
+            serve(store, settings.web(), classifier, &listen, None).await
         }
         Command::Demo { listen } => demo(cli.global.database.as_deref(), settings, &listen).await,
         Command::Migrate => {
@@ -637,7 +693,13 @@ async fn user_command(settings: &Settings, cmd: UserCommand) -> anyhow::Result<(
 }
 
 /// Bind and serve until Ctrl-C or SIGTERM. `ready` is told the bound address.
-async fn serve(store: Store, web: WebConfig, listen: &str, banner: Option<String>) -> anyhow::Result<()> {
+async fn serve(
+    store: Store,
+    web: WebConfig,
+    classifier: endwell_core::triage::PackClassifier,
+    listen: &str,
+    banner: Option<String>,
+) -> anyhow::Result<()> {
     let addr: SocketAddr = listen
         .parse()
         .with_context(|| format!("--listen {listen:?} is not an address like 127.0.0.1:8080"))?;
@@ -646,7 +708,8 @@ async fn serve(store: Store, web: WebConfig, listen: &str, banner: Option<String
         .with_context(|| format!("cannot listen on {addr} (is another program using it?)"))?;
     let bound = listener.local_addr()?;
     let calendar_refresh = web.calendar_refresh;
-    let state = AppState::new(store.clone(), web);
+    let mut state = AppState::new(store.clone(), web);
+    state.classifier = std::sync::Arc::new(classifier);
     tracing::info!(%bound, backend = ?store.backend(), "Endwell is listening");
     if let Some(b) = banner {
         println!("{b}");
@@ -759,7 +822,8 @@ async fn demo(explicit_db: Option<&str>, settings: Settings, listen: &str) -> an
         banner.push_str(&format!("    {:<30} {} — {}\n", l.email, l.role, l.display_name));
     }
     banner.push_str(&format!("\n  API token for {}: {token}\n  e.g. curl -H 'Authorization: Bearer {token}' http://{listen}/api/v1/engagements\n", main.email));
-    serve(store, settings.web(), listen, Some(banner)).await
+    let classifier = triage::load_classifier(settings.triage_packs().as_deref())?;
+    serve(store, settings.web(), classifier, listen, Some(banner)).await
 }
 
 #[cfg(test)]

@@ -1,0 +1,746 @@
+//! Phrase packs: triage rules as data (`packs/triage/*.toml`), so an agency
+//! can read and change what is flagged without a new build.
+//!
+//! A pack names its language, how words are normalised (contractions,
+//! text-speak, common misspellings), which words negate what follows, and
+//! rules: phrases that point to a label with a weight. `except` phrases are
+//! figures of speech that cancel a rule they overlap ("killing me" in "this
+//! deadline is killing me"). Every phrase is normalised like the messages
+//! it is matched against, so a pack can be written in plain English.
+//!
+//! Scoring: each distinct phrase found adds its weight as independent
+//! evidence (1 − Π(1 − w)); a label is reported when its score reaches the
+//! label's threshold. A strong phrase flags alone; weak cues need company.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use serde::Deserialize;
+
+use super::text::{self, CLAUSE, Span};
+use super::{Finding, Label};
+use crate::DomainError;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PackFile {
+    language: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    normalize: BTreeMap<String, String>,
+    #[serde(default)]
+    negation: NegationFile,
+    #[serde(default)]
+    thresholds: BTreeMap<String, f32>,
+    #[serde(default, rename = "rule")]
+    rules: Vec<RuleFile>,
+    #[serde(default, rename = "except")]
+    excepts: Vec<ExceptFile>,
+    #[serde(default, rename = "near")]
+    nears: Vec<NearFile>,
+}
+
+/// Words of every group close together: a concept that single phrases
+/// would need hundreds of spellings for ("took" … "pills", "cut" … "my arm").
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NearFile {
+    label: String,
+    weight: f32,
+    /// How many words apart the first and the last may be at most.
+    #[serde(default = "default_within")]
+    within: usize,
+    groups: Vec<Vec<String>>,
+    #[serde(default = "yes")]
+    negatable: bool,
+}
+
+fn default_within() -> usize {
+    5
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NegationFile {
+    #[serde(default)]
+    words: Vec<String>,
+    /// How many words before a phrase a negation reaches.
+    #[serde(default = "default_window")]
+    window: usize,
+    /// Words that end a negation's reach, like a comma ("but").
+    #[serde(default)]
+    stop: Vec<String>,
+}
+
+impl Default for NegationFile {
+    fn default() -> Self {
+        NegationFile {
+            words: Vec::new(),
+            window: default_window(),
+            stop: Vec::new(),
+        }
+    }
+}
+
+fn default_window() -> usize {
+    3
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    label: String,
+    weight: f32,
+    phrases: Vec<String>,
+    /// Whether a negation just before cancels the phrase. Phrases that
+    /// carry their own negation ("don't want to be here") never are.
+    #[serde(default = "yes")]
+    negatable: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExceptFile {
+    /// The labels these figures of speech cancel; `["*"]` for every label.
+    labels: Vec<String>,
+    phrases: Vec<String>,
+}
+
+/// What an Aho–Corasick pattern stands for.
+#[derive(Debug, Clone)]
+enum Meaning {
+    Rule {
+        label: Label,
+        weight: f32,
+        negatable: bool,
+    },
+    Except {
+        labels: Vec<Label>,
+    },
+    /// A word of group `group` of near rule `rule`.
+    Near {
+        rule: usize,
+        group: usize,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Near {
+    label: Label,
+    weight: f32,
+    within: usize,
+    groups: usize,
+    negatable: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Pattern {
+    meaning: Meaning,
+    /// Matches the start of the last word only ("suicid*").
+    prefix: bool,
+}
+
+/// A loaded, checked and compiled pack.
+#[derive(Debug, Clone)]
+pub struct Pack {
+    language: String,
+    description: Option<String>,
+    normalize: HashMap<String, Vec<String>, Fnv>,
+    negators: HashSet<String>,
+    stops: HashSet<String>,
+    window: usize,
+    thresholds: [f32; Label::ALL.len()],
+    patterns: Vec<Pattern>,
+    nears: Vec<Near>,
+    matcher: AhoCorasick,
+    /// The patterns as matched (normalised, space-delimited).
+    texts: Vec<String>,
+}
+
+/// FNV-1a for the word lookups done for every word of every message: the
+/// keys are short words from the pack (not attacker-chosen in a way that
+/// matters: a pack is the agency's own file), where std's SipHash costs
+/// more than the lookup. Hand-written: ten lines, not worth a dependency.
+#[derive(Debug, Clone, Copy, Default)]
+struct Fnv;
+
+#[derive(Debug, Clone, Copy)]
+struct FnvHasher(u64);
+
+impl std::hash::BuildHasher for Fnv {
+    type Hasher = FnvHasher;
+    fn build_hasher(&self) -> FnvHasher {
+        FnvHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for FnvHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// Default threshold: one phrase of weight 0.5 or more flags a label.
+const DEFAULT_THRESHOLD: f32 = 0.5;
+/// Evidence kept per label.
+const MAX_EVIDENCE: usize = 6;
+
+fn error(name: &str, msg: impl std::fmt::Display) -> DomainError {
+    DomainError::TriagePack(format!("{name}: {msg}"))
+}
+
+impl Pack {
+    /// Read a pack from its TOML text; `name` (a file name) is used in errors.
+    pub fn parse(name: &str, toml_text: &str) -> Result<Pack, DomainError> {
+        let file: PackFile = toml::from_str(toml_text).map_err(|e| error(name, e.to_string().trim_end()))?;
+        if file.language.trim().is_empty() {
+            return Err(error(name, "language is empty; give a language tag such as \"en\""));
+        }
+        let label = |s: &str, what: &str| -> Result<Label, DomainError> {
+            Label::parse(s).ok_or_else(|| {
+                error(
+                    name,
+                    format!(
+                        "{what}: {s:?} is not a label; use one of {}",
+                        Label::ALL.iter().map(|l| l.key()).collect::<Vec<_>>().join(", ")
+                    ),
+                )
+            })
+        };
+
+        // Normalisation first: phrases are read through it.
+        let mut normalize: HashMap<String, Vec<String>, Fnv> = HashMap::default();
+        for (from, to) in &file.normalize {
+            let key = single_word(from).ok_or_else(|| {
+                error(
+                    name,
+                    format!("normalize: {from:?} must be one word (with an apostrophe at most)"),
+                )
+            })?;
+            let to_words: Vec<String> = text::words(to).into_iter().map(|w| w.text.into_owned()).collect();
+            if to_words.is_empty() || to_words.iter().any(|w| w == CLAUSE) {
+                return Err(error(
+                    name,
+                    format!("normalize: {from:?} = {to:?} must become one or more words"),
+                ));
+            }
+            if normalize.insert(key.clone(), to_words).is_some() {
+                return Err(error(name, format!("normalize: {from:?} is given twice")));
+            }
+        }
+        let mut pack = Pack {
+            language: file.language.trim().to_string(),
+            description: file.description,
+            normalize,
+            negators: HashSet::new(),
+            stops: HashSet::new(),
+            window: file.negation.window,
+            thresholds: [DEFAULT_THRESHOLD; Label::ALL.len()],
+            patterns: Vec::new(),
+            nears: Vec::new(),
+            matcher: AhoCorasick::new(Vec::<String>::new()).map_err(|e| error(name, e))?,
+            texts: Vec::new(),
+        };
+        if pack.window == 0 || pack.window > 10 {
+            return Err(error(name, "negation.window must be between 1 and 10 words"));
+        }
+        for w in &file.negation.words {
+            let words = pack.normal_words(w);
+            if words.is_empty() {
+                return Err(error(name, format!("negation.words: {w:?} has no words")));
+            }
+            pack.negators.extend(words);
+        }
+        for w in &file.negation.stop {
+            pack.stops.extend(pack.normal_words(w));
+        }
+        for (l, t) in &file.thresholds {
+            let l = label(l, "thresholds")?;
+            if !(*t > 0.0 && *t <= 1.0) {
+                return Err(error(
+                    name,
+                    format!("thresholds.{l}: {t} must be above 0 and at most 1"),
+                ));
+            }
+            pack.thresholds[l.index()] = *t;
+        }
+
+        let mut texts: Vec<String> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut add = |pack: &mut Pack, phrase: &str, meaning: Meaning, where_: &str| -> Result<(), DomainError> {
+            let (body, prefix) = match phrase.trim().strip_suffix('*') {
+                Some(b) => (b, true),
+                None => (phrase.trim(), false),
+            };
+            let words = if prefix {
+                // The stem is not normalised (it is not a whole word).
+                let raw = text::words(body);
+                match raw.split_last() {
+                    Some((last, before)) => {
+                        let mut ws = Vec::new();
+                        for w in before {
+                            ws.extend(pack.normal_words(&w.text));
+                        }
+                        ws.push(last.text.to_string());
+                        ws
+                    }
+                    None => Vec::new(),
+                }
+            } else {
+                pack.normal_words(body)
+            };
+            if words.is_empty() {
+                return Err(error(name, format!("{where_}: {phrase:?} has no words")));
+            }
+            if words.iter().any(|w| w == CLAUSE) {
+                return Err(error(
+                    name,
+                    format!("{where_}: {phrase:?} spans punctuation; phrases match within a clause"),
+                ));
+            }
+            let meaning = match meaning {
+                Meaning::Rule {
+                    label,
+                    weight,
+                    negatable,
+                } => Meaning::Rule {
+                    label,
+                    weight,
+                    negatable: negatable && !words.iter().any(|w| pack.negators.contains(w)),
+                },
+                m => m,
+            };
+            let mut pattern = String::with_capacity(body.len() + 2);
+            pattern.push(' ');
+            pattern.push_str(&words.join(" "));
+            if !prefix {
+                pattern.push(' ');
+            }
+            // The same words for the same label again ("self-harm" and
+            // "self harm" read alike): the first one counts.
+            if !seen.insert(format!("{pattern}|{}", label_key(&meaning))) {
+                return Ok(());
+            }
+            texts.push(pattern);
+            pack.patterns.push(Pattern { meaning, prefix });
+            Ok(())
+        };
+        for (i, r) in file.rules.iter().enumerate() {
+            let where_ = format!("rule {} ({})", i + 1, r.label);
+            let l = label(&r.label, &where_)?;
+            if l == Label::Other {
+                return Err(error(
+                    name,
+                    format!("{where_}: \"other\" is what is left when nothing matches; it has no phrases"),
+                ));
+            }
+            if !(r.weight > 0.0 && r.weight <= 1.0) {
+                return Err(error(
+                    name,
+                    format!("{where_}: weight {} must be above 0 and at most 1", r.weight),
+                ));
+            }
+            if r.phrases.is_empty() {
+                return Err(error(name, format!("{where_}: no phrases")));
+            }
+            for p in &r.phrases {
+                add(
+                    &mut pack,
+                    p,
+                    Meaning::Rule {
+                        label: l,
+                        weight: r.weight,
+                        negatable: r.negatable,
+                    },
+                    &where_,
+                )?;
+            }
+        }
+        for (i, x) in file.excepts.iter().enumerate() {
+            let where_ = format!("except {}", i + 1);
+            let labels = if x.labels.iter().any(|l| l == "*") {
+                Label::ALL.to_vec()
+            } else {
+                x.labels
+                    .iter()
+                    .map(|l| label(l, &where_))
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+            if labels.is_empty() {
+                return Err(error(name, format!("{where_}: no labels; use [\"*\"] for every label")));
+            }
+            for p in &x.phrases {
+                add(&mut pack, p, Meaning::Except { labels: labels.clone() }, &where_)?;
+            }
+        }
+        for (i, n) in file.nears.iter().enumerate() {
+            let where_ = format!("near {} ({})", i + 1, n.label);
+            let l = label(&n.label, &where_)?;
+            if l == Label::Other {
+                return Err(error(name, format!("{where_}: \"other\" has no phrases")));
+            }
+            if !(n.weight > 0.0 && n.weight <= 1.0) {
+                return Err(error(
+                    name,
+                    format!("{where_}: weight {} must be above 0 and at most 1", n.weight),
+                ));
+            }
+            if n.groups.len() < 2 || n.groups.iter().any(Vec::is_empty) {
+                return Err(error(
+                    name,
+                    format!("{where_}: give two or more groups of words, none empty"),
+                ));
+            }
+            if n.within == 0 || n.within > 30 {
+                return Err(error(name, format!("{where_}: within must be between 1 and 30 words")));
+            }
+            let rule = pack.nears.len();
+            pack.nears.push(Near {
+                label: l,
+                weight: n.weight,
+                within: n.within,
+                groups: n.groups.len(),
+                negatable: n.negatable,
+            });
+            for (g, words) in n.groups.iter().enumerate() {
+                for w in words {
+                    add(&mut pack, w, Meaning::Near { rule, group: g }, &where_)?;
+                }
+            }
+        }
+        pack.matcher = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(&texts)
+            .map_err(|e| error(name, e))?;
+        pack.texts = texts;
+        Ok(pack)
+    }
+
+    pub fn language(&self) -> &str {
+        &self.language
+    }
+
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// How many phrases (rules and exceptions) the pack matches.
+    pub fn phrase_count(&self) -> usize {
+        self.texts.len()
+    }
+
+    /// The phrases as they are matched: normalised words between spaces
+    /// (for the benchmark's bare scan with the same phrases).
+    pub fn matched_texts(&self) -> &[String] {
+        &self.texts
+    }
+
+    /// The words of `s` after normalisation, clause marks included.
+    fn normal_words(&self, s: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for w in text::words(s) {
+            match self.normalize.get(w.text.as_ref()) {
+                Some(to) => out.extend(to.iter().cloned()),
+                None => out.push(w.text.into_owned()),
+            }
+        }
+        out
+    }
+
+    /// Findings for the client's words in `text`, labels in their order.
+    pub fn findings(&self, text: &str) -> Vec<Finding> {
+        let words = text::words(text);
+        // The normalised text: " w1 w2 … wn ", each word remembering the
+        // original word it came from.
+        let mut norm = String::with_capacity(text.len() + 16);
+        let mut starts: Vec<usize> = Vec::with_capacity(words.len() + 8);
+        let mut origin: Vec<Span> = Vec::with_capacity(words.len() + 8);
+        let mut is_clause: Vec<bool> = Vec::with_capacity(words.len() + 8);
+        norm.push(' ');
+        for w in &words {
+            let mut push = |t: &str| {
+                starts.push(norm.len());
+                origin.push(w.span);
+                is_clause.push(t == CLAUSE);
+                norm.push_str(t);
+                norm.push(' ');
+            };
+            match self.normalize.get(w.text.as_ref()) {
+                Some(to) => to.iter().for_each(|t| push(t)),
+                None => push(&w.text),
+            }
+        }
+        let word_at = |byte: usize| starts.partition_point(|&s| s <= byte).saturating_sub(1);
+
+        struct Hit {
+            pattern: usize,
+            first: usize,
+            last: usize,
+        }
+        let mut rules: Vec<Hit> = Vec::new();
+        let mut excepts: Vec<Hit> = Vec::new();
+        let mut near_hits: Vec<Hit> = Vec::new();
+        for m in self.matcher.find_overlapping_iter(&norm) {
+            let p = &self.patterns[m.pattern().as_usize()];
+            let first = word_at(m.start() + 1);
+            let last = word_at(m.end() - if p.prefix { 1 } else { 2 });
+            let hit = Hit {
+                pattern: m.pattern().as_usize(),
+                first,
+                last,
+            };
+            match p.meaning {
+                Meaning::Rule { .. } => rules.push(hit),
+                Meaning::Except { .. } => excepts.push(hit),
+                Meaning::Near { .. } => near_hits.push(hit),
+            }
+        }
+        // A near rule holds where a word of each group is found within its
+        // reach: it counts as one hit from the first word to the last.
+        for (r, near) in self.nears.iter().enumerate() {
+            let of = |g: usize| {
+                near_hits
+                    .iter()
+                    .filter(move |h| matches!(self.patterns[h.pattern].meaning, Meaning::Near { rule, group } if rule == r && group == g))
+            };
+            for anchor in of(0) {
+                let mut first = anchor.first;
+                let mut last = anchor.last;
+                let mut all = true;
+                for g in 1..near.groups {
+                    // The closest word of this group to the anchor.
+                    let best = of(g)
+                        .filter(|h| h.first.abs_diff(anchor.first) <= near.within)
+                        .min_by_key(|h| h.first.abs_diff(anchor.first));
+                    match best {
+                        Some(h) => {
+                            first = first.min(h.first);
+                            last = last.max(h.last);
+                        }
+                        None => {
+                            all = false;
+                            break;
+                        }
+                    }
+                }
+                if all && last - first <= near.within + 4 {
+                    rules.push(Hit {
+                        pattern: self.patterns.len() + r,
+                        first,
+                        last,
+                    });
+                }
+            }
+        }
+
+        let word = |i: usize| &norm[starts[i]..starts.get(i + 1).map_or(norm.len(), |s| s - 1)];
+        let negated = |first: usize| {
+            let mut i = first;
+            let mut seen = 0;
+            while i > 0 && seen < self.window {
+                i -= 1;
+                if is_clause[i] || self.stops.contains(word(i)) {
+                    return false;
+                }
+                if self.negators.contains(word(i)) {
+                    return true;
+                }
+                seen += 1;
+            }
+            false
+        };
+
+        let mut score = [0f32; Label::ALL.len()];
+        let mut counted: Vec<usize> = Vec::new();
+        let mut evidence: [Vec<Span>; Label::ALL.len()] = Default::default();
+        for h in &rules {
+            // Near rules are numbered after the patterns.
+            let (label, weight, negatable) = match self.patterns.get(h.pattern).map(|p| &p.meaning) {
+                Some(Meaning::Rule {
+                    label,
+                    weight,
+                    negatable,
+                }) => (*label, *weight, *negatable),
+                Some(_) => continue,
+                None => {
+                    let n = &self.nears[h.pattern - self.patterns.len()];
+                    (n.label, n.weight, n.negatable)
+                }
+            };
+            let excepted = excepts.iter().any(|x| {
+                x.first <= h.last
+                    && h.first <= x.last
+                    && matches!(&self.patterns[x.pattern].meaning, Meaning::Except { labels } if labels.contains(&label))
+            });
+            if excepted || (negatable && negated(h.first)) {
+                continue;
+            }
+            let span = Span {
+                start: origin[h.first].start,
+                end: origin[h.last].end,
+            };
+            // Overlapping evidence is shown once, as the words of both.
+            let ev = &mut evidence[label.index()];
+            let mut merged = span;
+            ev.retain(|e| {
+                let overlaps = e.start <= merged.end && merged.start <= e.end;
+                if overlaps {
+                    merged = Span {
+                        start: merged.start.min(e.start),
+                        end: merged.end.max(e.end),
+                    };
+                }
+                !overlaps
+            });
+            ev.push(merged);
+            // Each phrase counts once however often it appears.
+            if !counted.contains(&h.pattern) {
+                counted.push(h.pattern);
+                let s = &mut score[label.index()];
+                *s = 1.0 - (1.0 - *s) * (1.0 - weight);
+            }
+        }
+        let mut out = Vec::new();
+        for l in Label::ALL {
+            let i = l.index();
+            if score[i] > 0.0 && score[i] >= self.thresholds[i] - 1e-6 {
+                let mut ev = std::mem::take(&mut evidence[i]);
+                ev.sort_by_key(|e| e.start);
+                let mut said: Vec<String> = Vec::new();
+                for e in ev {
+                    let s = text[e.start..e.end].to_string();
+                    if !said.iter().any(|x| x.eq_ignore_ascii_case(&s)) && said.len() < MAX_EVIDENCE {
+                        said.push(s);
+                    }
+                }
+                out.push(Finding {
+                    label: l,
+                    score: (score[i] * 100.0).round() / 100.0,
+                    evidence: said,
+                });
+            }
+        }
+        out
+    }
+}
+
+fn label_key(m: &Meaning) -> String {
+    match m {
+        Meaning::Rule { label, .. } => label.key().to_string(),
+        Meaning::Except { labels } => format!(
+            "except:{}",
+            labels.iter().map(|l| l.key()).collect::<Vec<_>>().join(",")
+        ),
+        Meaning::Near { rule, group } => format!("near:{rule}:{group}"),
+    }
+}
+
+/// `s` as one lower-case word, if it is one.
+fn single_word(s: &str) -> Option<String> {
+    let ws = text::words(s);
+    match ws.as_slice() {
+        [w] if w.text != CLAUSE => Some(w.text.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(toml: &str) -> String {
+        Pack::parse("t.toml", toml).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_say_what_to_change() {
+        assert!(
+            err("language = \"en\"\n[[rule]]\nlabel = \"crises\"\nweight = 0.5\nphrases = [\"x\"]")
+                .contains("\"crises\" is not a label")
+        );
+        assert!(
+            err("language = \"en\"\n[[rule]]\nlabel = \"crisis\"\nweight = 2\nphrases = [\"x\"]")
+                .contains("weight 2 must be above 0")
+        );
+        assert!(
+            err("language = \"en\"\n[[rule]]\nlabel = \"other\"\nweight = 0.5\nphrases = [\"x\"]")
+                .contains("has no phrases")
+        );
+        assert!(
+            err("language = \"en\"\n[[rule]]\nlabel = \"crisis\"\nweight = 0.5\nphrases = [\"stop. go\"]")
+                .contains("spans punctuation")
+        );
+        assert!(err("language = \"en\"\n[normalize]\n\"two words\" = \"x\"").contains("must be one word"));
+        assert!(
+            err("language = \"en\"\n[[near]]\nlabel = \"crisis\"\nweight = 0.5\ngroups = [[\"a\"]]")
+                .contains("two or more groups")
+        );
+        assert!(err("language = \"en\"\nlanguge = 1").contains("t.toml"));
+        // A TOML mistake names its line.
+        assert!(
+            err("language = \"en\"\n[[rule]\n").contains("line 2"),
+            "{}",
+            err("language = \"en\"\n[[rule]\n")
+        );
+        assert!(err("language = \"\"").contains("language is empty"));
+    }
+
+    #[test]
+    fn phrases_negation_exceptions_and_near_rules() {
+        let pack = Pack::parse(
+            "t.toml",
+            r#"
+language = "en"
+[normalize]
+"dont" = "do not"
+"wanna" = "want to"
+[negation]
+words = ["not", "never"]
+[[rule]]
+label = "crisis"
+weight = 0.9
+phrases = ["want to die", "do not want to be here", "suicid*"]
+[[rule]]
+label = "scheduling"
+weight = 0.3
+phrases = ["monday", "tuesday"]
+[[except]]
+labels = ["crisis"]
+phrases = ["want to die of embarrassment"]
+[[near]]
+label = "gift_or_money"
+weight = 0.8
+groups = [["bought you"], ["flowers", "cake"]]
+"#,
+        )
+        .unwrap();
+        let labels = |t: &str| pack.findings(t).into_iter().map(|f| f.label).collect::<Vec<_>>();
+        assert_eq!(labels("i wanna die"), [Label::Crisis]);
+        assert_eq!(labels("I would never want to die like that"), []);
+        assert_eq!(labels("I dont want to be here"), [Label::Crisis], "its own negation");
+        assert_eq!(labels("I could want to die of embarrassment"), []);
+        assert_eq!(labels("feeling suicidal"), [Label::Crisis]);
+        assert_eq!(labels("monday"), [], "one weak cue is not enough");
+        assert_eq!(labels("monday or tuesday"), [Label::Scheduling]);
+        assert_eq!(labels("I bought you some flowers"), [Label::GiftOrMoney]);
+        assert_eq!(
+            labels("I bought you. Later, flowers"),
+            [Label::GiftOrMoney],
+            "near reaches across a clause"
+        );
+        assert_eq!(labels("flowers"), []);
+        // Evidence is the original words, merged where phrases overlap.
+        let f = pack.findings("Honestly I WANNA DIE");
+        assert_eq!(f[0].evidence, ["WANNA DIE"]);
+    }
+}

@@ -1,0 +1,117 @@
+//! The built-in English pack on real-looking messages, and on the corpus.
+
+use endwell_core::message::Message;
+use endwell_core::triage::eval::{evaluate, parse_corpus};
+use endwell_core::triage::{Classifier, Label, PackClassifier, is_crisis, message_text};
+
+fn labels(text: &str) -> Vec<Label> {
+    PackClassifier::english()
+        .classify(text)
+        .into_iter()
+        .map(|f| f.label)
+        .collect()
+}
+
+#[test]
+fn crisis_is_found_in_the_words_people_use() {
+    for t in [
+        "I don’t want to be here anymore",
+        "i cant do this anymore",
+        "im gonna kill myself tonight",
+        "been cutting my arms again",
+        "I've been saving up my tablets for weeks",
+        "Honestly everyone would be better off without me",
+    ] {
+        assert!(labels(t).contains(&Label::Crisis), "{t}: {:?}", labels(t));
+    }
+}
+
+#[test]
+fn figures_of_speech_denials_and_quotes_are_not_a_crisis() {
+    for t in [
+        "This deadline is killing me, can we move Thursday?",
+        "I nearly died laughing at the video you mentioned",
+        "I would never hurt myself, please don't worry",
+        "Thanks, see you Tuesday.\n\nOn Mon, 2 Dec 2026 at 09:00, Sam Rivera <sam@clinic.example> wrote:\n> If you ever feel like you want to die, call 999.\n",
+    ] {
+        assert!(!labels(t).contains(&Label::Crisis), "{t}: {:?}", labels(t));
+    }
+}
+
+#[test]
+fn html_mail_is_read_as_text() {
+    let mail = "From: Jo <jo@example.net>\r\nTo: sam@clinic.example\r\nSubject: hello\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>I&rsquo;ve bought you a little gift&nbsp;to say thank you</p>\r\n";
+    let m = Message::parse(mail.as_bytes());
+    assert_eq!(labels(&message_text(&m)), [Label::GiftOrMoney]);
+}
+
+#[test]
+fn nothing_found_is_other() {
+    assert_eq!(labels("The worksheet helped. Thank you."), [Label::Other]);
+}
+
+/// The output people and scripts read: labels, scores and evidence.
+#[test]
+fn findings_snapshot() {
+    let c = PackClassifier::english();
+    let out: Vec<String> = [
+        "Can we move Thursday's session to 4pm? Also I got you a little something for Christmas xx",
+        "i dont wanna be here anymore. sorry for everything",
+        "Would you like to come to my wedding? I found you on Instagram too!",
+        "Hi, I'm not paying for a session you cut short",
+    ]
+    .iter()
+    .map(|t| {
+        let f = c.classify(t);
+        format!(
+            "{t}\n  crisis: {}\n{}",
+            is_crisis(&f),
+            f.iter()
+                .map(|f| format!("  {} {:.2} {:?}", f.label, f.score, f.evidence))
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })
+    .collect();
+    insta::assert_snapshot!(out.join("\n\n"));
+}
+
+fn corpus(name: &str) -> endwell_core::triage::eval::Report {
+    let path = format!("{}/../../corpus/triage/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let examples = parse_corpus(&text).unwrap();
+    assert!(examples.len() >= 150, "{name}: {} examples", examples.len());
+    let report = evaluate(&PackClassifier::english(), &examples);
+    println!("{name}\n{}", report.table());
+    report
+}
+
+/// Floors at what the pack reaches today, so that a change to the pack
+/// cannot quietly make triage worse. The targets (crisis recall
+/// 0.98 with precision 0.85, micro-F1 0.85) are printed by `endwell triage
+/// eval` in CI; on the held-out split they are not reached yet.
+#[test]
+fn the_corpus_does_not_regress() {
+    let dev = corpus("dev.jsonl");
+    let crisis = dev.counts(Label::Crisis);
+    assert!(crisis.recall() >= 0.97, "dev crisis recall {:.3}", crisis.recall());
+    assert!(
+        crisis.precision() >= 0.85,
+        "dev crisis precision {:.3}",
+        crisis.precision()
+    );
+    assert!(
+        dev.micro_f1_others() >= 0.85,
+        "dev micro-F1 {:.3}",
+        dev.micro_f1_others()
+    );
+
+    let test = corpus("test.jsonl");
+    let crisis = test.counts(Label::Crisis);
+    assert!(crisis.recall() >= 0.70, "test crisis recall {:.3}", crisis.recall());
+    assert!(
+        test.micro_f1_others() >= 0.75,
+        "test micro-F1 {:.3}",
+        test.micro_f1_others()
+    );
+}
