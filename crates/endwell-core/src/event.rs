@@ -75,10 +75,12 @@ pub enum EventKind {
     AgreementVersioned,
     #[serde(rename = "agreement.consented")]
     AgreementConsented,
+    #[serde(rename = "boundary.incident_recorded")]
+    BoundaryIncidentRecorded,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::UserCreated,
         EventKind::ClientCreated,
         EventKind::ClientUpdated,
@@ -87,6 +89,7 @@ impl EventKind {
         EventKind::EngagementTransitioned,
         EventKind::AgreementVersioned,
         EventKind::AgreementConsented,
+        EventKind::BoundaryIncidentRecorded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -99,6 +102,7 @@ impl EventKind {
             EventKind::EngagementTransitioned => "engagement.transitioned",
             EventKind::AgreementVersioned => "agreement.versioned",
             EventKind::AgreementConsented => "agreement.consented",
+            EventKind::BoundaryIncidentRecorded => "boundary.incident_recorded",
         }
     }
 
@@ -113,6 +117,7 @@ impl EventKind {
             EventKind::EngagementTransitioned => "Lifecycle step",
             EventKind::AgreementVersioned => "New agreement version",
             EventKind::AgreementConsented => "Consent recorded",
+            EventKind::BoundaryIncidentRecorded => "Boundary incident recorded",
         }
     }
 }
@@ -239,6 +244,25 @@ impl NewEvent {
             data: serde_json::json!({"version": version, "given_by": consent.given_by, "method": consent.method}),
         }
     }
+
+    /// What happened stays sealed with the incident; the chain records
+    /// that one was logged, in which category, by whom.
+    pub fn boundary_incident_recorded(
+        actor: UserId,
+        client: ClientId,
+        engagement: EngagementId,
+        incident: uuid::Uuid,
+        category: crate::boundary::Category,
+        initiated_by: crate::boundary::InitiatedBy,
+    ) -> NewEvent {
+        NewEvent {
+            actor: Actor::User(actor),
+            kind: EventKind::BoundaryIncidentRecorded,
+            client_id: Some(client),
+            engagement_id: Some(engagement),
+            data: serde_json::json!({"incident": incident.to_string(), "category": category.key(), "initiated_by": initiated_by.key()}),
+        }
+    }
 }
 
 /// An event in the chain.
@@ -287,6 +311,13 @@ impl Event {
                 )
             }
             EventKind::EngagementCreated => format!("“{}”", s("title")),
+            EventKind::BoundaryIncidentRecorded => {
+                format!(
+                    "{}, started by the {}",
+                    s("category").replace('_', " "),
+                    s("initiated_by")
+                )
+            }
             EventKind::ClientUpdated => d
                 .get("changed")
                 .and_then(|v| v.as_array())

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod availability;
+pub mod boundary;
 pub mod calendar;
 pub mod compose;
 pub mod decision;

@@ -23,6 +23,11 @@ pub struct OfficeData {
     pub calendars: Vec<ExportedCalendar>,
     pub calendar_feeds: Vec<ExportedFeed>,
     pub transfers: Vec<ExportedTransfer>,
+    /// Boundary incidents and set-aside proposals (absent from older exports).
+    #[serde(default)]
+    pub incidents: Vec<crate::boundary::Incident>,
+    #[serde(default)]
+    pub dismissals: Vec<crate::boundary::Dismissal>,
 }
 
 /// (No `deny_unknown_fields` here: serde does not support it with `flatten`.)
@@ -168,6 +173,7 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let (incidents, dismissals) = self.export_boundary().await?;
         Ok(OfficeData {
             contacts,
             digests,
@@ -175,6 +181,8 @@ impl Store {
             calendars,
             calendar_feeds,
             transfers,
+            incidents,
+            dismissals,
         })
     }
 
@@ -225,7 +233,15 @@ impl Store {
                     .execute(&mut **tx)
                     .await?;
             }
+            if let Some(at) = c.acknowledged_at {
+                sqlx::query("UPDATE contacts SET acknowledged_at = $1 WHERE id = $2")
+                    .bind(fmt_ts(at))
+                    .bind(c.id.to_string())
+                    .execute(&mut **tx)
+                    .await?;
+            }
         }
+        self.import_boundary(tx, &d.incidents, &d.dismissals).await?;
         for c in &d.calendars {
             let zone: endwell_core::terms::Zone = c.zone.parse()?;
             sqlx::query(

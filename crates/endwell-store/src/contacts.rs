@@ -59,6 +59,7 @@ impl NewContact {
             release_at: self.decision.release_at,
             released_at: None,
             digest_id: None,
+            acknowledged_at: None,
         }
     }
 }
@@ -81,6 +82,10 @@ pub struct ContactEntry {
     pub release_at: Option<Timestamp>,
     pub released_at: Option<Timestamp>,
     pub digest_id: Option<Uuid>,
+    /// For a crisis: when the practitioner said they had seen it and acted;
+    /// until then it is an alert on every page.
+    #[serde(default)]
+    pub acknowledged_at: Option<Timestamp>,
 }
 
 impl ContactEntry {
@@ -505,6 +510,7 @@ impl Store {
             digest_id: digest
                 .map(|s| s.parse().map_err(|_| StoreError::Corrupt(format!("digest_id {s:?}"))))
                 .transpose()?,
+            acknowledged_at: opt_ts("acknowledged_at")?,
         })
     }
 
@@ -723,6 +729,41 @@ fn held_actions() -> String {
         .map(|a| format!("'{}'", a.key()))
         .collect();
     format!("action IN ({})", keys.join(", "))
+}
+
+impl Store {
+    /// The viewer's crisis contacts not yet acknowledged, newest first.
+    pub async fn crisis_alerts(&self, viewer: Viewer) -> Result<Vec<ContactEntry>> {
+        let rows = sqlx::query(
+            "SELECT * FROM contacts WHERE practitioner_id = $1 AND action = 'crisis' AND acknowledged_at IS NULL ORDER BY received_at DESC, id DESC LIMIT 100",
+        )
+        .bind(viewer.id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| self.row_contact(r)).collect()
+    }
+
+    /// The practitioner has seen a crisis contact and acted: it is no longer
+    /// an alert. Only their own, and only a crisis; saying it twice is fine.
+    pub async fn acknowledge_crisis(&self, viewer: Viewer, contact: Uuid) -> Result<ContactEntry> {
+        let c = self.contact(viewer, contact).await?;
+        if c.practitioner_id != viewer.id {
+            return Err(StoreError::Forbidden);
+        }
+        if c.action != Action::Crisis {
+            return Err(StoreError::Conflict(
+                "only a contact that may be a crisis is acknowledged".into(),
+            ));
+        }
+        let (_g, mut tx) = self.begin_write().await?;
+        sqlx::query("UPDATE contacts SET acknowledged_at = $1 WHERE id = $2 AND acknowledged_at IS NULL")
+            .bind(fmt_ts(now()))
+            .bind(contact.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.contact(viewer, contact).await
+    }
 }
 
 pub(crate) fn row_digest(r: &AnyRow) -> Result<Digest> {

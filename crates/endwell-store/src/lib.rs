@@ -14,6 +14,7 @@
 //! not see is `NotFound`, so its existence is not revealed.
 
 pub mod backup;
+pub mod boundary;
 pub mod calendars;
 pub mod contacts;
 mod rows;
@@ -366,9 +367,13 @@ impl Store {
     }
 
     /// The session's user and CSRF token, if the session exists and has not expired.
-    pub async fn session(&self, token_hash: &str) -> Result<Option<(User, String)>> {
+    /// The session's user and CSRF token, with how many crisis contacts
+    /// wait for them to acknowledge (shown on every page).
+    pub async fn session(&self, token_hash: &str) -> Result<Option<(User, String, i64)>> {
         let row = sqlx::query(
-            "SELECT u.*, s.csrf_token AS csrf_token, s.expires_at AS expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
+            "SELECT u.*, s.csrf_token AS csrf_token, s.expires_at AS expires_at, \
+             (SELECT COUNT(*) FROM contacts c WHERE c.practitioner_id = u.id AND c.action = 'crisis' AND c.acknowledged_at IS NULL) AS crisis_alerts \
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -377,7 +382,11 @@ impl Store {
         if parse_ts(&r.try_get::<String, _>("expires_at")?)? < now() {
             return Ok(None);
         }
-        Ok(Some((row_user(&r)?, r.try_get("csrf_token")?)))
+        Ok(Some((
+            row_user(&r)?,
+            r.try_get("csrf_token")?,
+            r.try_get("crisis_alerts")?,
+        )))
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
@@ -1231,7 +1240,7 @@ pub fn now() -> Timestamp {
 }
 
 /// Turn a unique-constraint violation into a conflict a person can act on.
-fn on_unique(message: &str) -> impl FnOnce(StoreError) -> StoreError + '_ {
+pub(crate) fn on_unique(message: &str) -> impl FnOnce(StoreError) -> StoreError + '_ {
     move |e| match e {
         StoreError::Database(sqlx::Error::Database(d)) if d.is_unique_violation() => {
             StoreError::Conflict(message.to_string())

@@ -19,7 +19,9 @@ use endwell_store::{CaseloadQuery, ClientQuery};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+mod boundary;
 mod calendars;
+mod triage;
 
 use crate::AppState;
 use crate::auth::ApiUser;
@@ -42,6 +44,14 @@ pub fn routes() -> Router<AppState> {
         .route("/engagements/{id}/events", get(list_events))
         .route("/engagements/{id}/contacts", get(list_contacts).post(create_contact))
         .route("/engagements/{id}/availability", get(availability))
+        .route("/triage", post(triage::triage))
+        .route("/alerts", get(boundary::alerts))
+        .route("/contacts/{id}/acknowledge", post(boundary::acknowledge))
+        .route("/contacts/{id}/dismissals", post(boundary::dismiss))
+        .route(
+            "/engagements/{id}/incidents",
+            get(boundary::list).post(boundary::record),
+        )
         .route("/held", get(list_held))
         .route("/held/release", post(release_held))
         .route("/calendars", get(calendars::list).post(calendars::add))
@@ -690,6 +700,7 @@ impl utoipa::Modify for BearerAuth {
 #[openapi(
     info(title = "Endwell API", description = "Clients, engagements, agreements and their history. Authenticate with `Authorization: Bearer <token>` (`endwell token create`)."),
     paths(me, list_clients, create_client, get_client, update_client, list_engagements, create_engagement, get_engagement, update_engagement, transition, list_agreements, create_agreement, consent, list_events, create_contact, list_contacts, availability, list_held, release_held,
+        triage::triage, boundary::alerts, boundary::acknowledge, boundary::dismiss, boundary::list, boundary::record,
         calendars::list, calendars::add, calendars::remove, calendars::refresh, calendars::feed, calendars::new_feed, calendars::feed_off),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth)
@@ -745,6 +756,8 @@ pub struct ContactOut {
     pub action: String,
     pub release_at: Option<String>,
     pub released_at: Option<String>,
+    /// For a crisis: when it was acknowledged; until then it is an alert.
+    pub acknowledged_at: Option<String>,
     pub labels: Vec<String>,
     pub reasons: Vec<String>,
     pub reply: Option<ReplyOut>,
@@ -771,6 +784,7 @@ impl From<&endwell_store::contacts::ContactEntry> for ContactOut {
             action: c.action.key().into(),
             release_at: c.release_at.map(|t| t.to_string()),
             released_at: c.released_at.map(|t| t.to_string()),
+            acknowledged_at: c.acknowledged_at.map(|t| t.to_string()),
             labels: c.labels.iter().map(|f| f.label.key().to_string()).collect(),
             reasons: c.reasons.clone(),
             reply: c.reply.as_ref().map(reply_out),

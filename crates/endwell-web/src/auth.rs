@@ -94,6 +94,8 @@ pub struct CurrentUser {
     pub user: User,
     pub csrf: String,
     pub session_hash: String,
+    /// Crisis contacts not yet acknowledged: an alert on every page.
+    pub crisis_alerts: i64,
 }
 
 impl CurrentUser {
@@ -145,10 +147,11 @@ impl FromRequestParts<AppState> for CurrentUser {
         };
         let hash = token_hash(&token);
         match state.store.session(&hash).await {
-            Ok(Some((user, csrf))) => Ok(CurrentUser {
+            Ok(Some((user, csrf, crisis_alerts))) => Ok(CurrentUser {
                 user,
                 csrf,
                 session_hash: hash,
+                crisis_alerts,
             }),
             Ok(None) => Err(LoginRedirect(here).into_response()),
             Err(e) => Err(crate::pages::error_page(None, AppError::from(e))),

@@ -41,6 +41,9 @@ pub fn routes() -> Router<AppState> {
         .route("/inbox", get(office::inbox))
         .route("/held", get(office::held))
         .route("/held/release", post(office::release))
+        .route("/contacts/{id}/acknowledge", post(office::acknowledge))
+        .route("/contacts/{id}/incidents", post(office::record_incident))
+        .route("/contacts/{id}/dismissals", post(office::dismiss_proposal))
         .route("/preview", get(office::preview_page).post(office::preview))
         .route("/calendar", get(calendar::calendar_page))
         .route("/calendar/upload", post(calendar::upload))
@@ -87,6 +90,8 @@ pub struct Layout {
     pub csrf: String,
     pub error: Option<String>,
     pub version: &'static str,
+    /// Crisis contacts waiting to be acknowledged.
+    pub crisis_alerts: i64,
 }
 
 impl Layout {
@@ -98,6 +103,7 @@ impl Layout {
             csrf: user.map(|u| u.csrf.clone()).unwrap_or_default(),
             error: None,
             version: env!("CARGO_PKG_VERSION"),
+            crisis_alerts: user.map_or(0, |u| u.crisis_alerts),
         }
     }
 }
@@ -972,6 +978,8 @@ struct EngagementPage {
     needs_consent: bool,
     agreements: Vec<AgreementRow>,
     history: Vec<HistoryRow>,
+    /// Boundary incidents: (when, category in words, started by, what happened, response).
+    incidents: Vec<(String, &'static str, &'static str, String, String)>,
 }
 
 fn consent_text(a: &endwell_core::model::Agreement, tz: &str) -> Option<String> {
@@ -1008,6 +1016,7 @@ async fn engagement(State(state): State<AppState>, user: CurrentUser, Path(id): 
     let agreements = state.store.agreements(v, id).await.or_page(&user)?;
     let events = state.store.engagement_events(v, id, None, 8).await.or_page(&user)?;
     let users = state.store.users().await.or_page(&user)?;
+    let incidents = state.store.incidents(v, id).await.or_page(&user)?;
     let tz = user.user.timezone.clone();
     let can_change = access::can_change(v, e.practitioner_id);
     let needs_consent = lifecycle::awaits_consent(e.state, TransitionContext::from_latest(agreements.first()));
@@ -1057,6 +1066,18 @@ async fn engagement(State(state): State<AppState>, user: CurrentUser, Path(id): 
                 })
                 .collect(),
             history: events.iter().map(|ev| history_row(ev, &users, &tz)).collect(),
+            incidents: incidents
+                .iter()
+                .map(|i| {
+                    (
+                        fmt_time(i.created_at, &tz),
+                        i.category.words(),
+                        i.initiated_by.key(),
+                        i.what_happened.clone(),
+                        i.response.clone(),
+                    )
+                })
+                .collect(),
         },
     ))
 }

@@ -20,6 +20,7 @@ use super::{Layout, OrPage, PageResult, fmt_time, read_form, render};
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::contacts::{Incoming, evaluate, receive};
+use crate::error::AppError;
 
 /// An engagement to choose in a selector.
 pub struct Choice {
@@ -204,6 +205,11 @@ fn fill_week(page: &mut WeekPage, terms: &Terms, now: Timestamp) {
 // ------------------------------------------------------------------ inbox
 
 pub struct ContactRow {
+    pub id: String,
+    /// A crisis not yet acknowledged.
+    pub alert: bool,
+    /// Boundary incidents triage proposes, not yet answered.
+    pub proposals: Vec<ProposalRow>,
     pub at: String,
     pub at_iso: String,
     pub channel: &'static str,
@@ -232,6 +238,45 @@ fn action_label(a: endwell_core::decision::Action) -> &'static str {
     }
 }
 
+pub struct ProposalRow {
+    pub category: &'static str,
+    pub words: &'static str,
+    pub what_happened: String,
+}
+
+/// Rows for contacts, with the proposals not yet answered.
+async fn contact_rows(
+    state: &AppState,
+    user: &CurrentUser,
+    list: &[ContactEntry],
+) -> Result<Vec<ContactRow>, super::PageError> {
+    let ids: Vec<uuid::Uuid> = list.iter().map(|c| c.id).collect();
+    let answered = state
+        .store
+        .answered_proposals(user.viewer(), &ids)
+        .await
+        .or_page(user)?;
+    let tz = user.user.timezone.clone();
+    Ok(list
+        .iter()
+        .map(|c| {
+            let mut row = contact_row(c, &tz);
+            if c.practitioner_id == user.user.id && c.engagement_id.is_some() {
+                row.proposals = endwell_core::boundary::proposals(&c.labels)
+                    .into_iter()
+                    .filter(|p| !answered.contains(&(c.id, p.category)))
+                    .map(|p| ProposalRow {
+                        category: p.category.key(),
+                        words: p.category.words(),
+                        what_happened: p.what_happened,
+                    })
+                    .collect();
+            }
+            row
+        })
+        .collect())
+}
+
 fn contact_row(c: &ContactEntry, tz: &str) -> ContactRow {
     let excerpt: String = c.body.chars().take(280).collect();
     let status = match (c.action.is_held(), c.released_at, c.release_at) {
@@ -240,6 +285,9 @@ fn contact_row(c: &ContactEntry, tz: &str) -> ContactRow {
         _ => String::new(),
     };
     ContactRow {
+        id: c.id.to_string(),
+        alert: c.action == endwell_core::decision::Action::Crisis && c.acknowledged_at.is_none(),
+        proposals: Vec::new(),
         at: fmt_time(c.received_at, tz),
         at_iso: c.received_at.to_string(),
         channel: c.channel.key(),
@@ -257,7 +305,13 @@ fn contact_row(c: &ContactEntry, tz: &str) -> ContactRow {
             .labels
             .iter()
             .filter(|f| f.label != endwell_core::triage::Label::Other)
-            .map(|f| f.label.key().to_string())
+            .map(|f| {
+                if f.evidence.is_empty() {
+                    f.label.key().to_string()
+                } else {
+                    format!("{}: “{}”", f.label.key(), f.evidence.join("”, “"))
+                }
+            })
             .collect(),
         status,
         reply: c.reply.as_ref().map(|r| r.body.clone()),
@@ -270,6 +324,8 @@ fn contact_row(c: &ContactEntry, tz: &str) -> ContactRow {
 struct InboxPage {
     layout: Layout,
     held_view: bool,
+    /// Crisis contacts not yet acknowledged.
+    alerts: Vec<ContactRow>,
     contacts: Vec<ContactRow>,
     digests: Vec<(String, i64, String)>,
     released: Option<i64>,
@@ -293,13 +349,16 @@ pub async fn inbox(State(state): State<AppState>, user: CurrentUser) -> PageResu
         )
         .await
         .or_page(&user)?;
-    let tz = user.user.timezone.clone();
+    let alerts = state.store.crisis_alerts(user.viewer()).await.or_page(&user)?;
+    let alerts = contact_rows(&state, &user, &alerts).await?;
+    let contacts = contact_rows(&state, &user, &list).await?;
     Ok(render(
         StatusCode::OK,
         &InboxPage {
             layout: Layout::new("Inbox", "inbox", Some(&user)),
             held_view: false,
-            contacts: list.iter().map(|c| contact_row(c, &tz)).collect(),
+            alerts,
+            contacts,
             digests: Vec::new(),
             released: None,
         },
@@ -327,7 +386,8 @@ pub async fn held(State(state): State<AppState>, user: CurrentUser, Query(p): Qu
         &InboxPage {
             layout: Layout::new("Held", "held", Some(&user)),
             held_view: true,
-            contacts: list.iter().map(|c| contact_row(c, &tz)).collect(),
+            alerts: Vec::new(),
+            contacts: contact_rows(&state, &user, &list).await?,
             digests: digests
                 .iter()
                 .map(|d| (fmt_time(d.released_at, &tz), d.contact_count, d.id.to_string()))
@@ -350,6 +410,81 @@ pub async fn release(State(state): State<AppState>, user: CurrentUser, body: Byt
         .map(|d| d.contact_count)
         .unwrap_or(0);
     Ok(Redirect::to(&format!("/held?released={n}")).into_response())
+}
+
+/// The practitioner has read a crisis contact and acted.
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    body: Bytes,
+) -> PageResult {
+    let _: Empty = read_form(&user, &body)?;
+    let id: uuid::Uuid = id.parse().map_err(|_| AppError::NotFound).or_page(&user)?;
+    state.store.acknowledge_crisis(user.viewer(), id).await.or_page(&user)?;
+    Ok(Redirect::to("/inbox").into_response())
+}
+
+#[derive(Deserialize)]
+pub struct IncidentForm {
+    category: String,
+    #[serde(default)]
+    what_happened: String,
+    #[serde(default)]
+    response: String,
+}
+
+/// Record a proposed boundary incident.
+pub async fn record_incident(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    body: Bytes,
+) -> PageResult {
+    let f: IncidentForm = read_form(&user, &body)?;
+    let id: uuid::Uuid = id.parse().map_err(|_| AppError::NotFound).or_page(&user)?;
+    let category: endwell_core::boundary::Category = f.category.parse().map_err(AppError::Domain).or_page(&user)?;
+    let contact = state.store.contact(user.viewer(), id).await.or_page(&user)?;
+    let engagement = contact.engagement_id.ok_or(AppError::NotFound).or_page(&user)?;
+    state
+        .store
+        .record_incident(
+            user.viewer(),
+            engagement,
+            endwell_store::boundary::NewIncident {
+                category,
+                initiated_by: endwell_core::boundary::InitiatedBy::Client,
+                what_happened: f.what_happened,
+                response: f.response,
+                contact_id: Some(id),
+            },
+        )
+        .await
+        .or_page(&user)?;
+    Ok(Redirect::to(&format!("/engagements/{engagement}#incidents")).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct DismissForm {
+    category: String,
+}
+
+/// A proposal that is not a crossing.
+pub async fn dismiss_proposal(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    body: Bytes,
+) -> PageResult {
+    let f: DismissForm = read_form(&user, &body)?;
+    let id: uuid::Uuid = id.parse().map_err(|_| AppError::NotFound).or_page(&user)?;
+    let category: endwell_core::boundary::Category = f.category.parse().map_err(AppError::Domain).or_page(&user)?;
+    state
+        .store
+        .dismiss_proposal(user.viewer(), id, category)
+        .await
+        .or_page(&user)?;
+    Ok(Redirect::to("/inbox").into_response())
 }
 
 // ---------------------------------------------------------------- preview

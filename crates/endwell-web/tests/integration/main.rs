@@ -5,3 +5,4 @@ mod browser;
 mod calendar;
 mod http;
 mod office;
+mod triage;
