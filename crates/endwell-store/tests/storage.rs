@@ -365,7 +365,10 @@ async fn export_import_round_trip_and_survive_reopen() {
             .unwrap();
         office_data(&store, sam, sup, e.id).await;
         let export = store.export().await.unwrap();
-        assert_eq!(export.office.contacts.len(), 3, "{backend}");
+        assert_eq!(export.office.contacts.len(), 4, "{backend}");
+        assert_eq!(export.office.incidents.len(), 1);
+        assert_eq!(export.office.dismissals.len(), 1);
+        assert!(export.office.contacts.iter().any(|c| c.acknowledged_at.is_some()));
         assert_eq!(export.office.digests.len(), 1);
         assert_eq!(
             export.office.jobs.len(),
@@ -389,7 +392,7 @@ async fn export_import_round_trip_and_survive_reopen() {
         let parsed: endwell_store::Export = serde_json::from_str(&json).unwrap();
         let counts = target.import(&parsed).await.unwrap();
         assert_eq!(counts.users, 2);
-        assert_eq!(counts.contacts, 3);
+        assert_eq!(counts.contacts, 4);
         // The imported data works, not only reads back: the feed link opens, the held contact is released once.
         assert_eq!(
             target.user_by_feed_token("feed-token").await.unwrap().unwrap().id,
@@ -478,6 +481,77 @@ async fn office_data(store: &Store, sam: Viewer, to: Viewer, engagement: endwell
         .await
         .unwrap();
     store.new_feed_token(sam, "feed-token").await.unwrap();
+    // A crisis, acknowledged; a boundary incident from one contact and a
+    // proposal set aside on another.
+    let at: jiff::Timestamp = "2026-12-01T22:00:00Z".parse().unwrap();
+    let m = Message::plain(Some("alex@example.net"), "I want to die");
+    let labels = vec![endwell_core::triage::Finding {
+        label: endwell_core::triage::Label::Crisis,
+        score: 1.0,
+        evidence: vec!["want to die".into()],
+    }];
+    let decision = Policy::around(&terms, at).decide(&Contact {
+        channel: Channel::Sms,
+        state: EngagementState::Active,
+        message: &m,
+        labels: &labels,
+        at,
+        last_reply: None,
+    });
+    let crisis = store
+        .record_contact(
+            sam,
+            NewContact {
+                practitioner_id: sam.id,
+                engagement_id: Some(engagement),
+                channel: Channel::Sms,
+                sender: "alex@example.net".into(),
+                subject: None,
+                body: m.body.clone(),
+                received_at: at,
+                labels,
+                decision,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .acknowledge_crisis(sam, crisis.id)
+            .await
+            .unwrap()
+            .acknowledged_at
+            .is_some()
+    );
+    let inbox = store
+        .inbox(
+            sam,
+            endwell_store::contacts::InboxQuery {
+                per_page: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let other = inbox.iter().find(|c| c.id != crisis.id).unwrap().id;
+    store
+        .record_incident(
+            sam,
+            engagement,
+            endwell_store::boundary::NewIncident {
+                category: endwell_core::boundary::Category::GiftsOrMoney,
+                initiated_by: endwell_core::boundary::InitiatedBy::Client,
+                what_happened: "Offered a gift".into(),
+                response: "Declined kindly".into(),
+                contact_id: Some(other),
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .dismiss_proposal(sam, crisis.id, endwell_core::boundary::Category::SocialMedia)
+        .await
+        .unwrap();
     store
         .transition(sam, engagement, Transition::Activate, "")
         .await
