@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use aho_corasick::{AhoCorasick, MatchKind};
 use serde::Deserialize;
 
-use super::text::{self, CLAUSE, Span};
+use super::text::{self, CLAUSE, Span, Token};
 use super::{Finding, Label};
 use crate::DomainError;
 
@@ -151,8 +151,8 @@ pub struct Pack {
     language: String,
     description: Option<String>,
     normalize: HashMap<String, Vec<String>, Fnv>,
-    negators: HashSet<String>,
-    stops: HashSet<String>,
+    negators: HashSet<String, Fnv>,
+    stops: HashSet<String, Fnv>,
     window: usize,
     thresholds: [f32; Label::ALL.len()],
     patterns: Vec<Pattern>,
@@ -242,8 +242,8 @@ impl Pack {
             language: file.language.trim().to_string(),
             description: file.description,
             normalize,
-            negators: HashSet::new(),
-            stops: HashSet::new(),
+            negators: HashSet::default(),
+            stops: HashSet::default(),
             window: file.negation.window,
             thresholds: [DEFAULT_THRESHOLD; Label::ALL.len()],
             patterns: Vec::new(),
@@ -459,27 +459,42 @@ impl Pack {
 
     /// Findings for the client's words in `text`, labels in their order.
     pub fn findings(&self, text: &str) -> Vec<Finding> {
-        let words = text::words(text);
         // The normalised text: " w1 w2 … wn ", each word remembering the
-        // original word it came from.
+        // original word it came from. Built in one pass: each word is
+        // written lower-cased, then looked up and replaced when the pack
+        // normalises it.
         let mut norm = String::with_capacity(text.len() + 16);
-        let mut starts: Vec<usize> = Vec::with_capacity(words.len() + 8);
-        let mut origin: Vec<Span> = Vec::with_capacity(words.len() + 8);
-        let mut is_clause: Vec<bool> = Vec::with_capacity(words.len() + 8);
+        let mut starts: Vec<usize> = Vec::with_capacity(text.len() / 4 + 8);
+        let mut origin: Vec<Span> = Vec::with_capacity(text.len() / 4 + 8);
+        let mut is_clause: Vec<bool> = Vec::with_capacity(text.len() / 4 + 8);
         norm.push(' ');
-        for w in &words {
-            let mut push = |t: &str| {
-                starts.push(norm.len());
-                origin.push(w.span);
-                is_clause.push(t == CLAUSE);
-                norm.push_str(t);
-                norm.push(' ');
-            };
-            match self.normalize.get(w.text.as_ref()) {
-                Some(to) => to.iter().for_each(|t| push(t)),
-                None => push(&w.text),
+        text::scan(text, |t, span| {
+            let at = norm.len();
+            match t {
+                Token::Clause => norm.push_str(CLAUSE),
+                Token::Currency => norm.push_str(&text[span.start..span.end]),
+                Token::Word { plain: true } => norm.push_str(&text[span.start..span.end]),
+                Token::Word { plain: false } => text::push_lower(&mut norm, text, span),
             }
-        }
+            match self.normalize.get(&norm[at..]) {
+                Some(to) => {
+                    norm.truncate(at);
+                    for w in to {
+                        starts.push(norm.len());
+                        origin.push(span);
+                        is_clause.push(false);
+                        norm.push_str(w);
+                        norm.push(' ');
+                    }
+                }
+                None => {
+                    starts.push(at);
+                    origin.push(span);
+                    is_clause.push(t == Token::Clause);
+                    norm.push(' ');
+                }
+            }
+        });
         let word_at = |byte: usize| starts.partition_point(|&s| s <= byte).saturating_sub(1);
 
         struct Hit {
@@ -506,26 +521,39 @@ impl Pack {
             }
         }
         // A near rule holds where a word of each group is found within its
-        // reach: it counts as one hit from the first word to the last.
-        for (r, near) in self.nears.iter().enumerate() {
-            let of = |g: usize| {
-                near_hits
-                    .iter()
-                    .filter(move |h| matches!(self.patterns[h.pattern].meaning, Meaning::Near { rule, group } if rule == r && group == g))
-            };
-            for anchor in of(0) {
-                let mut first = anchor.first;
-                let mut last = anchor.last;
+        // reach: it counts as one hit from the first word to the last. Hits
+        // sorted by (rule, group, place) are looked up by range, not scanned
+        // once per rule (messages have many common near words).
+        let mut near: Vec<(usize, usize, usize, usize)> = near_hits
+            .iter()
+            .filter_map(|h| match self.patterns[h.pattern].meaning {
+                Meaning::Near { rule, group } => Some((rule, group, h.first, h.last)),
+                _ => None,
+            })
+            .collect();
+        near.sort_unstable();
+        let of = |r: usize, g: usize| {
+            let from = near.partition_point(|x| (x.0, x.1) < (r, g));
+            let to = near.partition_point(|x| (x.0, x.1) <= (r, g));
+            &near[from..to]
+        };
+        let mut r = 0;
+        while r < self.nears.len() {
+            let rule = &self.nears[r];
+            // Skip rules none of whose first words were seen.
+            for anchor in of(r, 0) {
+                let (mut first, mut last) = (anchor.2, anchor.3);
                 let mut all = true;
-                for g in 1..near.groups {
+                for g in 1..rule.groups {
                     // The closest word of this group to the anchor.
-                    let best = of(g)
-                        .filter(|h| h.first.abs_diff(anchor.first) <= near.within)
-                        .min_by_key(|h| h.first.abs_diff(anchor.first));
+                    let best = of(r, g)
+                        .iter()
+                        .filter(|h| h.2.abs_diff(anchor.2) <= rule.within)
+                        .min_by_key(|h| h.2.abs_diff(anchor.2));
                     match best {
                         Some(h) => {
-                            first = first.min(h.first);
-                            last = last.max(h.last);
+                            first = first.min(h.2);
+                            last = last.max(h.3);
                         }
                         None => {
                             all = false;
@@ -533,7 +561,7 @@ impl Pack {
                         }
                     }
                 }
-                if all && last - first <= near.within + 4 {
+                if all && last - first <= rule.within + 4 {
                     rules.push(Hit {
                         pattern: self.patterns.len() + r,
                         first,
@@ -541,8 +569,12 @@ impl Pack {
                     });
                 }
             }
+            r += 1;
         }
 
+        if rules.is_empty() {
+            return Vec::new();
+        }
         let word = |i: usize| &norm[starts[i]..starts.get(i + 1).map_or(norm.len(), |s| s - 1)];
         let negated = |first: usize| {
             let mut i = first;
