@@ -90,20 +90,108 @@ pub async fn seed(store: &Store, password_hash: &str) -> anyhow::Result<Vec<Demo
         clients.push((c.key, c.practice, client));
     }
 
+    let mut amaras = None;
     for spec in &ENGAGEMENTS {
         let (_, practice, client) = clients
             .iter()
             .find(|(key, _, _)| *key == spec.client)
             .with_context(|| format!("the demo engagement {:?} names no client", spec.title))?;
         let owner = viewer(&practitioners[*practice]);
-        seed_engagement(store, owner, &PRACTICES[*practice], client, spec, today)
+        let id = seed_engagement(store, owner, &PRACTICES[*practice], client, spec, today)
             .await
             .with_context(|| format!("creating the demo engagement {:?}", spec.title))?;
+        if spec.client == "amara" && spec.state == S::Active {
+            amaras = Some(id);
+        }
+    }
+    if let Some(id) = amaras {
+        demo_contacts(store, &practitioners[SAM], id, today)
+            .await
+            .context("creating the demo contacts")?;
     }
     demo_calendar(store, &practitioners[0], today)
         .await
         .context("creating the demo calendar")?;
     Ok(logins)
+}
+
+/// Three messages from Amara yesterday, decided as the server would decide
+/// them (terms in force, triage, the time each arrived): a change of time
+/// with a small gift (a boundary incident is proposed), an invoice question,
+/// and late in the evening a message that may be a crisis (an alert until
+/// Sam acknowledges it).
+async fn demo_contacts(
+    store: &Store,
+    sam: &User,
+    engagement: endwell_core::EngagementId,
+    today: Date,
+) -> anyhow::Result<()> {
+    use endwell_core::decision::{Contact, Policy};
+    use endwell_core::message::Message;
+    use endwell_core::triage::{Classifier, PackClassifier, message_text};
+    let v = viewer(sam);
+    let (_, terms) = store.terms_in_force(v, engagement).await?;
+    let terms = terms.context("Amara's engagement has consented terms")?;
+    let zone = jiff::tz::TimeZone::get(&sam.timezone)?;
+    let yesterday = day(today, -1)?;
+    let triage = PackClassifier::english();
+    let from = "amara.okonkwo@example.org";
+    let messages = [
+        (
+            "11:05",
+            "Invoice",
+            "Hi Sam, is the invoice for November the same amount as October's? I'd like to set up the payment. Thanks, Amara",
+        ),
+        (
+            "19:40",
+            "Thursday",
+            "Hi Sam, could we move Thursday's session to the afternoon? Also I've made you a little something to say thank you, it's only a candle, I'll bring it on Thursday. Amara",
+        ),
+        (
+            "23:20",
+            "tonight",
+            "I'm sorry to write this late. Tonight has been really bad and I don't want to be here anymore. I don't know what to do.",
+        ),
+    ];
+    let mut last_reply = None;
+    for (time, subject, body) in messages {
+        let at = yesterday.at(0, 0, 0, 0).to_zoned(zone.clone())?;
+        let at = at.with().time(time.parse()?).build()?.timestamp();
+        let raw = format!(
+            "Return-Path: <{from}>\nFrom: Amara Okonkwo <{from}>\nTo: {}\nSubject: {subject}\n\n{body}\n",
+            sam.email
+        );
+        let m = Message::parse(raw.as_bytes());
+        let labels = triage.classify(&message_text(&m));
+        let decision = Policy::around(&terms, at).decide(&Contact {
+            channel: Channel::Email,
+            state: EngagementState::Active,
+            message: &m,
+            labels: &labels,
+            at,
+            last_reply,
+        });
+        if decision.reply.is_some() {
+            last_reply = Some(at);
+        }
+        store
+            .record_contact(
+                v,
+                endwell_store::contacts::NewContact {
+                    practitioner_id: sam.id,
+                    engagement_id: Some(engagement),
+                    channel: Channel::Email,
+                    sender: from.into(),
+                    subject: Some(subject.into()),
+                    body: m.body.clone(),
+                    received_at: at,
+                    labels,
+                    decision,
+                },
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 /// The first practitioner's own calendar, as if uploaded from their
@@ -174,7 +262,7 @@ async fn seed_engagement(
     client: &Client,
     spec: &EngagementSpec,
     today: Date,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<endwell_core::EngagementId> {
     let started_on = day(today, spec.start)?;
     let next_review = spec.review.map(|d| day(today, d)).transpose()?;
     let fields = EngagementFields {
@@ -230,7 +318,7 @@ async fn seed_engagement(
         engagement.state,
         spec.state
     );
-    Ok(())
+    Ok(engagement.id)
 }
 
 /// Add a second version of the terms, consented or awaiting consent.
@@ -1266,6 +1354,25 @@ mod tests {
                 .len();
         }
         assert!(clients >= 15, "only {clients} clients");
+
+        // Sam's inbox: the three messages, decided and triaged.
+        let sam = viewer(practitioners.iter().find(|u| u.email == "sam@clinic.example").unwrap());
+        let inbox = store
+            .inbox(
+                sam,
+                endwell_store::contacts::InboxQuery {
+                    per_page: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(inbox.len(), 3);
+        let labels = |c: &endwell_store::contacts::ContactEntry| c.labels.iter().map(|f| f.label.key()).collect::<Vec<_>>();
+        assert_eq!(inbox[0].action, endwell_core::decision::Action::Crisis, "{:?}", labels(&inbox[0]));
+        assert!(labels(&inbox[1]).contains(&"gift_or_money"), "{:?}", labels(&inbox[1]));
+        assert!(labels(&inbox[2]).contains(&"payment"), "{:?}", labels(&inbox[2]));
+        assert_eq!(store.crisis_alerts(sam).await.unwrap().len(), 1);
         assert!(
             second_versions >= 4,
             "only {second_versions} engagements have a version 2"
