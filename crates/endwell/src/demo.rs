@@ -1368,8 +1368,14 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(inbox.len(), 3);
-        let labels = |c: &endwell_store::contacts::ContactEntry| c.labels.iter().map(|f| f.label.key()).collect::<Vec<_>>();
-        assert_eq!(inbox[0].action, endwell_core::decision::Action::Crisis, "{:?}", labels(&inbox[0]));
+        let labels =
+            |c: &endwell_store::contacts::ContactEntry| c.labels.iter().map(|f| f.label.key()).collect::<Vec<_>>();
+        assert_eq!(
+            inbox[0].action,
+            endwell_core::decision::Action::Crisis,
+            "{:?}",
+            labels(&inbox[0])
+        );
         assert!(labels(&inbox[1]).contains(&"gift_or_money"), "{:?}", labels(&inbox[1]));
         assert!(labels(&inbox[2]).contains(&"payment"), "{:?}", labels(&inbox[2]));
         assert_eq!(store.crisis_alerts(sam).await.unwrap().len(), 1);

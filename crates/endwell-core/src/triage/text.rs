@@ -112,14 +112,12 @@ pub fn scan(text: &str, mut f: impl FnMut(Token, Span)) {
                         break;
                     }
                 } else {
+                    // Letters beyond ASCII, and curly apostrophes inside a word.
                     let c = char_at(text, i);
-                    if c.is_alphanumeric() {
-                        plain = false;
-                        i += c.len_utf8();
-                    } else if (c == '\u{2019}' || c == '\u{2018}')
+                    let curly = (c == '\u{2019}' || c == '\u{2018}')
                         && i + c.len_utf8() < bytes.len()
-                        && char_at(text, i + c.len_utf8()).is_alphabetic()
-                    {
+                        && char_at(text, i + c.len_utf8()).is_alphabetic();
+                    if c.is_alphanumeric() || curly {
                         plain = false;
                         i += c.len_utf8();
                     } else {
