@@ -89,29 +89,24 @@ fn corpus(name: &str) -> endwell_core::triage::eval::Report {
 /// Floors at what the pack reaches today, so that a change to the pack
 /// cannot quietly make triage worse. The targets (crisis recall
 /// 0.98 with precision 0.85, micro-F1 0.85) are printed by `endwell triage
-/// eval` in CI; on the held-out split they are not reached yet.
+/// eval` in CI; the dev splits (tuned on) meet them, the held-out split
+/// does not yet (see corpus/triage/README.md).
 #[test]
 fn the_corpus_does_not_regress() {
     let dev = corpus("dev.jsonl");
     let crisis = dev.counts(Label::Crisis);
-    assert!(crisis.recall() >= 0.97, "dev crisis recall {:.3}", crisis.recall());
-    assert!(
-        crisis.precision() >= 0.85,
-        "dev crisis precision {:.3}",
-        crisis.precision()
-    );
-    assert!(
-        dev.micro_f1_others() >= 0.85,
-        "dev micro-F1 {:.3}",
-        dev.micro_f1_others()
-    );
+    assert!(crisis.recall() >= 0.98, "dev crisis recall {:.3}", crisis.recall());
+    assert!(crisis.precision() >= 0.85, "dev crisis precision {:.3}", crisis.precision());
+    assert!(dev.micro_f1_others() >= 0.90, "dev micro-F1 {:.3}", dev.micro_f1_others());
+
+    let dev2 = corpus("dev2.jsonl");
+    let crisis = dev2.counts(Label::Crisis);
+    assert!(crisis.recall() >= 0.90, "dev2 crisis recall {:.3}", crisis.recall());
+    assert!(crisis.precision() >= 0.90, "dev2 crisis precision {:.3}", crisis.precision());
+    assert!(dev2.micro_f1_others() >= 0.88, "dev2 micro-F1 {:.3}", dev2.micro_f1_others());
 
     let test = corpus("test.jsonl");
     let crisis = test.counts(Label::Crisis);
-    assert!(crisis.recall() >= 0.70, "test crisis recall {:.3}", crisis.recall());
-    assert!(
-        test.micro_f1_others() >= 0.75,
-        "test micro-F1 {:.3}",
-        test.micro_f1_others()
-    );
+    assert!(crisis.recall() >= 0.80, "test crisis recall {:.3}", crisis.recall());
+    assert!(test.micro_f1_others() >= 0.75, "test micro-F1 {:.3}", test.micro_f1_others());
 }
