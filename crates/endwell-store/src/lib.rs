@@ -366,9 +366,9 @@ impl Store {
         Ok(())
     }
 
-    /// The session's user and CSRF token, if the session exists and has not expired.
-    /// The session's user and CSRF token, with how many crisis contacts
-    /// wait for them to acknowledge (shown on every page).
+    /// The session's user and CSRF token, if the session exists and has not
+    /// expired, with how many crisis contacts wait for them to acknowledge
+    /// (shown on every page).
     pub async fn session(&self, token_hash: &str) -> Result<Option<(User, String, i64)>> {
         let row = sqlx::query(
             "SELECT u.*, s.csrf_token AS csrf_token, s.expires_at AS expires_at, \

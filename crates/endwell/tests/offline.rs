@@ -219,3 +219,80 @@ fn calendar_import_prints_exceptions_and_merges_into_terms() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("not an iCalendar file"), "{err}");
 }
+
+/// `endwell triage --json` in DESIGN.md's shape; `triage eval` and `triage
+/// check` with their exit codes.
+#[test]
+fn triage_json_shape_eval_and_check() {
+    let mail = "From: Ada <ada@example.org>\nTo: sam@clinic.example\nSubject: tonight\n\nI don't want to be here anymore.\n\nOn Mon, 30 Nov 2026 at 09:00, Sam <sam@clinic.example> wrote:\n> see you Thursday\n";
+    let (code, out, err) = run(&["triage", "--json"], mail);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["crisis"], true);
+    let labels = v["labels"].as_array().unwrap();
+    assert_eq!(labels.len(), 1, "the quoted Thursday is not read: {v}");
+    assert_eq!(labels[0]["label"], "crisis");
+    assert_eq!(labels[0]["evidence"], json!(["don't want to be here anymore"]));
+    let score = labels[0]["score"].as_f64().unwrap();
+    assert!(score > 0.0 && score <= 1.0);
+    let (_, out, _) = run(&["triage", "--json"], "Thanks for today.");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap(),
+        json!({"labels": [{"label": "other", "score": 1.0, "evidence": []}], "crisis": false})
+    );
+
+    // Eval: a corpus of two, and a crisis-recall floor it cannot meet.
+    let mut corpus = tempfile::NamedTempFile::new().unwrap();
+    writeln!(
+        corpus,
+        r#"{{"id": "a", "channel": "sms", "message": "i want to kill myself", "labels": ["crisis"]}}"#
+    )
+    .unwrap();
+    writeln!(
+        corpus,
+        r#"{{"id": "b", "channel": "sms", "message": "the bus was late", "labels": ["crisis"]}}"#
+    )
+    .unwrap();
+    let path = corpus.path().to_str().unwrap();
+    let (code, out, err) = run(&["triage", "eval", path], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("crisis") && out.contains("0.500"), "{out}");
+    let (code, _, err) = run(&["triage", "eval", path, "--min-crisis-recall", "0.98"], "");
+    assert_eq!(code, 1);
+    assert!(err.contains("crisis recall 0.500 is below the minimum 0.980"), "{err}");
+    let (code, out, _) = run(&["triage", "eval", path, "--json"], "");
+    assert_eq!(code, 0);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["labels"]["crisis"]["recall"],
+        0.5
+    );
+
+    // A broken corpus line and a broken pack are input errors (exit 2) that say where.
+    let mut bad = tempfile::NamedTempFile::new().unwrap();
+    writeln!(
+        bad,
+        r#"{{"id": "a", "channel": "sms", "message": "hi", "labels": ["crises"]}}"#
+    )
+    .unwrap();
+    let (code, _, err) = run(&["triage", "eval", bad.path().to_str().unwrap()], "");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("line 1") && err.contains("crises"), "{err}");
+    let mut pack = tempfile::NamedTempFile::new().unwrap();
+    writeln!(
+        pack,
+        "language = \"en\"\n[[rule]]\nlabel = \"gift\"\nweight = 0.5\nphrases = [\"x\"]"
+    )
+    .unwrap();
+    let (code, _, err) = run(&["triage", "check", pack.path().to_str().unwrap()], "");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("\"gift\" is not a label"), "{err}");
+    let builtin = concat!(env!("CARGO_MANIFEST_DIR"), "/../../packs/triage/en.toml");
+    let (code, out, _) = run(&["triage", "check", builtin], "");
+    assert_eq!(code, 0);
+    assert!(out.contains("valid; language en"), "{out}");
+    // A folder of packs replaces the built-in one; an empty folder is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(&["triage", "--packs", dir.path().to_str().unwrap()], "hi");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no *.toml packs"), "{err}");
+}
