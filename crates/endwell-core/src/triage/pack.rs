@@ -412,8 +412,21 @@ impl Pack {
                 groups: n.groups.len(),
                 negatable: n.negatable,
             });
+            // A phrase in two groups would satisfy the rule on its own.
+            let mut seen_in: HashMap<String, usize> = HashMap::new();
             for (g, words) in n.groups.iter().enumerate() {
                 for w in words {
+                    let key = pack.normal_words(w.trim_end_matches('*')).join(" ");
+                    if let Some(other) = seen_in.insert(key, g).filter(|other| *other != g) {
+                        return Err(error(
+                            name,
+                            format!(
+                                "{where_}: {w:?} is in groups {} and {}; a phrase can stand for one group only",
+                                other + 1,
+                                g + 1
+                            ),
+                        ));
+                    }
                     add(&mut pack, w, Meaning::Near { rule, group: g }, &where_)?;
                 }
             }
@@ -718,6 +731,10 @@ mod tests {
                 .contains("two or more groups")
         );
         assert!(err("language = \"en\"\nlanguge = 1").contains("t.toml"));
+        assert!(
+            err("language = \"en\"\n[[near]]\nlabel = \"crisis\"\nweight = 0.5\ngroups = [[\"a\", \"b\"], [\"c\", \"A\"]]")
+                .contains("\"A\" is in groups 1 and 2")
+        );
         // A TOML mistake names its line.
         assert!(
             err("language = \"en\"\n[[rule]\n").contains("line 2"),
