@@ -121,6 +121,20 @@ fn the_corpus_does_not_regress() {
         dev2.micro_f1_others()
     );
 
+    let dev3 = corpus("dev3.jsonl");
+    let crisis = dev3.counts(Label::Crisis);
+    assert!(crisis.recall() >= 0.94, "dev3 crisis recall {:.3}", crisis.recall());
+    assert!(
+        crisis.precision() >= 0.90,
+        "dev3 crisis precision {:.3}",
+        crisis.precision()
+    );
+    assert!(
+        dev3.micro_f1_others() >= 0.86,
+        "dev3 micro-F1 {:.3}",
+        dev3.micro_f1_others()
+    );
+
     let test = corpus("test.jsonl");
     let crisis = test.counts(Label::Crisis);
     assert!(crisis.recall() >= 0.80, "test crisis recall {:.3}", crisis.recall());
