@@ -550,10 +550,7 @@ impl Pack {
             let to = near.partition_point(|x| (x.0, x.1) <= (r, g));
             &near[from..to]
         };
-        let mut r = 0;
-        while r < self.nears.len() {
-            let rule = &self.nears[r];
-            // Skip rules none of whose first words were seen.
+        for (r, rule) in self.nears.iter().enumerate() {
             for anchor in of(r, 0) {
                 let (mut first, mut last) = (anchor.2, anchor.3);
                 let mut all = true;
@@ -582,7 +579,6 @@ impl Pack {
                     });
                 }
             }
-            r += 1;
         }
 
         if rules.is_empty() {
