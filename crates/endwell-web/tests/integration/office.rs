@@ -11,7 +11,8 @@ use crate::on_every_backend;
 
 const EVENING_MAIL: &str = "Return-Path: <alex@example.net>\nFrom: Alex <alex@example.net>\nTo: sam@clinic.example\nSubject: Thursday\nMessage-ID: <m1@example.net>\n\nCould we move Thursday?\n";
 
-async fn engagement_with_terms(app: &TestApp, owner: &endwell_core::model::User) -> String {
+/// An engagement of `owner`'s with DESIGN.md's terms, consented.
+pub(crate) async fn engagement_with_terms(app: &TestApp, owner: &endwell_core::model::User) -> String {
     let (_, e) = app.client_with_engagement(owner).await;
     let v = endwell_core::access::Viewer {
         id: owner.id,

@@ -2,29 +2,13 @@
 //! acknowledged, and boundary incidents proposed from a contact's labels and
 //! recorded (or set aside) only by the practitioner; on every backend.
 
-use endwell_core::model::{ConsentMethod, Role};
+use endwell_core::model::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::app::{TERMS, TestApp, hidden};
+use crate::app::hidden;
+use crate::office::engagement_with_terms;
 use crate::on_every_backend;
-
-async fn active_engagement(app: &TestApp, owner: &endwell_core::model::User) -> String {
-    let (_, e) = app.client_with_engagement(owner).await;
-    let v = endwell_core::access::Viewer {
-        id: owner.id,
-        role: owner.role,
-    };
-    app.store
-        .add_agreement(v, e.id, endwell_core::Terms::from_toml(TERMS).unwrap(), "v1")
-        .await
-        .unwrap();
-    app.store
-        .record_consent(v, e.id, 1, "Ada", ConsentMethod::Written)
-        .await
-        .unwrap();
-    e.id.to_string()
-}
 
 on_every_backend!(triage_endpoint_has_designs_shape, |app: &TestApp| async move {
     let sam = app.user("sam@clinic.example", Role::Practitioner, None).await;
@@ -62,7 +46,7 @@ on_every_backend!(triage_endpoint_has_designs_shape, |app: &TestApp| async move 
 on_every_backend!(a_crisis_is_an_alert_until_acknowledged, |app: &TestApp| async move {
     let sam = app.user("sam@clinic.example", Role::Practitioner, None).await;
     let dana = app.user("dana@clinic.example", Role::Practitioner, None).await;
-    let eid = active_engagement(app, &sam).await;
+    let eid = engagement_with_terms(app, &sam).await;
     let token = app.token(&sam).await;
     let r = app
         .api(
@@ -140,7 +124,7 @@ on_every_backend!(
     boundary_labels_propose_and_the_practitioner_decides,
     |app: &TestApp| async move {
         let sam = app.user("sam@clinic.example", Role::Practitioner, None).await;
-        let eid = active_engagement(app, &sam).await;
+        let eid = engagement_with_terms(app, &sam).await;
         let token = app.token(&sam).await;
         let record = |message: &'static str| {
             let path = format!("/api/v1/engagements/{eid}/contacts");
