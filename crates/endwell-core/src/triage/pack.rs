@@ -111,14 +111,19 @@ struct ExceptFile {
     phrases: Vec<String>,
 }
 
+/// What a phrase or a near rule adds to a label when it is found.
+#[derive(Debug, Clone, Copy)]
+struct Cue {
+    label: Label,
+    weight: f32,
+    /// Whether a negation just before cancels it.
+    negatable: bool,
+}
+
 /// What an Aho–Corasick pattern stands for.
 #[derive(Debug, Clone)]
 enum Meaning {
-    Rule {
-        label: Label,
-        weight: f32,
-        negatable: bool,
-    },
+    Rule(Cue),
     Except {
         labels: Vec<Label>,
     },
@@ -131,11 +136,9 @@ enum Meaning {
 
 #[derive(Debug, Clone)]
 struct Near {
-    label: Label,
-    weight: f32,
+    cue: Cue,
     within: usize,
     groups: usize,
-    negatable: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -215,6 +218,28 @@ impl Pack {
                         Label::ALL.iter().map(|l| l.key()).collect::<Vec<_>>().join(", ")
                     ),
                 )
+            })
+        };
+
+        // What a rule or near rule adds: a label that has phrases, a weight in (0, 1].
+        let cue = |l: &str, weight: f32, negatable: bool, where_: &str| -> Result<Cue, DomainError> {
+            let label = label(l, where_)?;
+            if label == Label::Other {
+                return Err(error(
+                    name,
+                    format!("{where_}: \"other\" is what is left when nothing matches; it has no phrases"),
+                ));
+            }
+            if !(weight > 0.0 && weight <= 1.0) {
+                return Err(error(
+                    name,
+                    format!("{where_}: weight {weight} must be above 0 and at most 1"),
+                ));
+            }
+            Ok(Cue {
+                label,
+                weight,
+                negatable,
             })
         };
 
@@ -309,15 +334,10 @@ impl Pack {
                 ));
             }
             let meaning = match meaning {
-                Meaning::Rule {
-                    label,
-                    weight,
-                    negatable,
-                } => Meaning::Rule {
-                    label,
-                    weight,
-                    negatable: negatable && !words.iter().any(|w| pack.negators.contains(w)),
-                },
+                Meaning::Rule(cue) => Meaning::Rule(Cue {
+                    negatable: cue.negatable && !words.iter().any(|w| pack.negators.contains(w)),
+                    ..cue
+                }),
                 m => m,
             };
             let mut pattern = String::with_capacity(body.len() + 2);
@@ -337,33 +357,12 @@ impl Pack {
         };
         for (i, r) in file.rules.iter().enumerate() {
             let where_ = format!("rule {} ({})", i + 1, r.label);
-            let l = label(&r.label, &where_)?;
-            if l == Label::Other {
-                return Err(error(
-                    name,
-                    format!("{where_}: \"other\" is what is left when nothing matches; it has no phrases"),
-                ));
-            }
-            if !(r.weight > 0.0 && r.weight <= 1.0) {
-                return Err(error(
-                    name,
-                    format!("{where_}: weight {} must be above 0 and at most 1", r.weight),
-                ));
-            }
+            let cue = cue(&r.label, r.weight, r.negatable, &where_)?;
             if r.phrases.is_empty() {
                 return Err(error(name, format!("{where_}: no phrases")));
             }
             for p in &r.phrases {
-                add(
-                    &mut pack,
-                    p,
-                    Meaning::Rule {
-                        label: l,
-                        weight: r.weight,
-                        negatable: r.negatable,
-                    },
-                    &where_,
-                )?;
+                add(&mut pack, p, Meaning::Rule(cue), &where_)?;
             }
         }
         for (i, x) in file.excepts.iter().enumerate() {
@@ -385,16 +384,7 @@ impl Pack {
         }
         for (i, n) in file.nears.iter().enumerate() {
             let where_ = format!("near {} ({})", i + 1, n.label);
-            let l = label(&n.label, &where_)?;
-            if l == Label::Other {
-                return Err(error(name, format!("{where_}: \"other\" has no phrases")));
-            }
-            if !(n.weight > 0.0 && n.weight <= 1.0) {
-                return Err(error(
-                    name,
-                    format!("{where_}: weight {} must be above 0 and at most 1", n.weight),
-                ));
-            }
+            let cue = cue(&n.label, n.weight, n.negatable, &where_)?;
             if n.groups.len() < 2 || n.groups.iter().any(Vec::is_empty) {
                 return Err(error(
                     name,
@@ -406,11 +396,9 @@ impl Pack {
             }
             let rule = pack.nears.len();
             pack.nears.push(Near {
-                label: l,
-                weight: n.weight,
+                cue,
                 within: n.within,
                 groups: n.groups.len(),
-                negatable: n.negatable,
             });
             // A phrase in two groups would satisfy the rule on its own.
             let mut seen_in: HashMap<String, usize> = HashMap::new();
@@ -510,40 +498,39 @@ impl Pack {
         });
         let word_at = |byte: usize| starts.partition_point(|&s| s <= byte).saturating_sub(1);
 
+        /// A cue found from word `first` to word `last`; `id` tells phrases
+        /// and near rules apart, so that each counts once.
         struct Hit {
-            pattern: usize,
+            id: usize,
+            cue: Cue,
             first: usize,
             last: usize,
         }
-        let mut rules: Vec<Hit> = Vec::new();
-        let mut excepts: Vec<Hit> = Vec::new();
-        let mut near_hits: Vec<Hit> = Vec::new();
+        let mut cues: Vec<Hit> = Vec::new();
+        // Figures of speech as (first, last, the labels they cancel).
+        let mut excepts: Vec<(usize, usize, &[Label])> = Vec::new();
+        // Near words as (rule, group, first, last).
+        let mut near: Vec<(usize, usize, usize, usize)> = Vec::new();
         for m in self.matcher.find_overlapping_iter(&norm) {
-            let p = &self.patterns[m.pattern().as_usize()];
+            let id = m.pattern().as_usize();
+            let p = &self.patterns[id];
             let first = word_at(m.start() + 1);
             let last = word_at(m.end() - if p.prefix { 1 } else { 2 });
-            let hit = Hit {
-                pattern: m.pattern().as_usize(),
-                first,
-                last,
-            };
-            match p.meaning {
-                Meaning::Rule { .. } => rules.push(hit),
-                Meaning::Except { .. } => excepts.push(hit),
-                Meaning::Near { .. } => near_hits.push(hit),
+            match &p.meaning {
+                Meaning::Rule(cue) => cues.push(Hit {
+                    id,
+                    cue: *cue,
+                    first,
+                    last,
+                }),
+                Meaning::Except { labels } => excepts.push((first, last, labels)),
+                Meaning::Near { rule, group } => near.push((*rule, *group, first, last)),
             }
         }
         // A near rule holds where a word of each group is found within its
         // reach: it counts as one hit from the first word to the last. Hits
         // sorted by (rule, group, place) are looked up by range, not scanned
         // once per rule (messages have many common near words).
-        let mut near: Vec<(usize, usize, usize, usize)> = near_hits
-            .iter()
-            .filter_map(|h| match self.patterns[h.pattern].meaning {
-                Meaning::Near { rule, group } => Some((rule, group, h.first, h.last)),
-                _ => None,
-            })
-            .collect();
         near.sort_unstable();
         let of = |r: usize, g: usize| {
             let from = near.partition_point(|x| (x.0, x.1) < (r, g));
@@ -572,8 +559,9 @@ impl Pack {
                     }
                 }
                 if all && last - first <= rule.within + 4 {
-                    rules.push(Hit {
-                        pattern: self.patterns.len() + r,
+                    cues.push(Hit {
+                        id: self.patterns.len() + r,
+                        cue: rule.cue,
                         first,
                         last,
                     });
@@ -581,7 +569,7 @@ impl Pack {
             }
         }
 
-        if rules.is_empty() {
+        if cues.is_empty() {
             return Vec::new();
         }
         let word = |i: usize| &norm[starts[i]..starts.get(i + 1).map_or(norm.len(), |s| s - 1)];
@@ -604,25 +592,15 @@ impl Pack {
         let mut score = [0f32; Label::ALL.len()];
         let mut counted: Vec<usize> = Vec::new();
         let mut evidence: [Vec<Span>; Label::ALL.len()] = Default::default();
-        for h in &rules {
-            // Near rules are numbered after the patterns.
-            let (label, weight, negatable) = match self.patterns.get(h.pattern).map(|p| &p.meaning) {
-                Some(Meaning::Rule {
-                    label,
-                    weight,
-                    negatable,
-                }) => (*label, *weight, *negatable),
-                Some(_) => continue,
-                None => {
-                    let n = &self.nears[h.pattern - self.patterns.len()];
-                    (n.label, n.weight, n.negatable)
-                }
-            };
-            let excepted = excepts.iter().any(|x| {
-                x.first <= h.last
-                    && h.first <= x.last
-                    && matches!(&self.patterns[x.pattern].meaning, Meaning::Except { labels } if labels.contains(&label))
-            });
+        for h in &cues {
+            let Cue {
+                label,
+                weight,
+                negatable,
+            } = h.cue;
+            let excepted = excepts
+                .iter()
+                .any(|(first, last, labels)| *first <= h.last && h.first <= *last && labels.contains(&label));
             if excepted || (negatable && negated(h.first)) {
                 continue;
             }
@@ -645,8 +623,8 @@ impl Pack {
             });
             ev.push(merged);
             // Each phrase counts once however often it appears.
-            if !counted.contains(&h.pattern) {
-                counted.push(h.pattern);
+            if !counted.contains(&h.id) {
+                counted.push(h.id);
                 let s = &mut score[label.index()];
                 *s = 1.0 - (1.0 - *s) * (1.0 - weight);
             }
@@ -677,7 +655,7 @@ impl Pack {
 
 fn label_key(m: &Meaning) -> String {
     match m {
-        Meaning::Rule { label, .. } => label.key().to_string(),
+        Meaning::Rule(cue) => cue.label.key().to_string(),
         Meaning::Except { labels } => format!(
             "except:{}",
             labels.iter().map(|l| l.key()).collect::<Vec<_>>().join(",")
