@@ -80,11 +80,12 @@ impl fmt::Display for Label {
     }
 }
 
-/// One label found in a message, how sure, and the words that triggered it.
+/// One label found in a message, how sure (0 to 1, two decimal places), and
+/// the words that triggered it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub label: Label,
-    pub score: f32,
+    pub score: f64,
     pub evidence: Vec<String>,
 }
 

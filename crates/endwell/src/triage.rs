@@ -54,7 +54,7 @@ pub fn triage(classifier: &PackClassifier, json_out: bool) -> anyhow::Result<()>
     if json_out {
         let labels: Vec<_> = findings
             .iter()
-            .map(|f| json!({"label": f.label.key(), "score": (f64::from(f.score) * 100.0).round() / 100.0, "evidence": f.evidence}))
+            .map(|f| json!({"label": f.label.key(), "score": f.score, "evidence": f.evidence}))
             .collect();
         println!("{}", json!({"labels": labels, "crisis": is_crisis(&findings)}));
     } else {

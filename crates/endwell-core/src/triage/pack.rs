@@ -644,7 +644,7 @@ impl Pack {
                 }
                 out.push(Finding {
                     label: l,
-                    score: (score[i] * 100.0).round() / 100.0,
+                    score: (f64::from(score[i]) * 100.0).round() / 100.0,
                     evidence: said,
                 });
             }

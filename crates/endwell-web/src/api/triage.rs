@@ -40,14 +40,14 @@ pub struct TriageOut {
     pub crisis: bool,
 }
 
-/// The findings in their JSON form (scores to two places).
+/// The findings in their JSON form.
 pub fn triage_out(findings: &[endwell_core::triage::Finding]) -> TriageOut {
     TriageOut {
         labels: findings
             .iter()
             .map(|f| FindingOut {
                 label: f.label.key().to_string(),
-                score: (f64::from(f.score) * 100.0).round() / 100.0,
+                score: f.score,
                 evidence: f.evidence.clone(),
             })
             .collect(),
