@@ -70,6 +70,14 @@ pub struct User {
     pub created_at: Timestamp,
 }
 
+impl User {
+    /// The user's time zone, or UTC when their account holds none Endwell
+    /// knows (the zone is checked when set; this is for old or imported data).
+    pub fn zone(&self) -> crate::terms::Zone {
+        self.timezone.parse().unwrap_or_else(|_| crate::terms::Zone::utc())
+    }
+}
+
 /// A user to be created.
 #[derive(Debug, Clone)]
 pub struct NewUser {

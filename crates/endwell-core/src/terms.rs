@@ -130,6 +130,14 @@ pub struct Zone {
 }
 
 impl Zone {
+    /// UTC, for accounts that hold no zone Endwell knows.
+    pub fn utc() -> Zone {
+        Zone {
+            name: "UTC".into(),
+            tz: jiff::tz::TimeZone::UTC,
+        }
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -93,6 +93,11 @@ impl ContactEntry {
     pub fn is_waiting(&self) -> bool {
         self.action.is_held() && self.released_at.is_none()
     }
+
+    /// May be a crisis and not yet acknowledged: an alert.
+    pub fn is_alert(&self) -> bool {
+        self.action == Action::Crisis && self.acknowledged_at.is_none()
+    }
 }
 
 /// Held contacts released together.

@@ -22,12 +22,6 @@ use crate::error::AppError;
 
 /// Largest calendar read, uploaded or fetched.
 pub const MAX_CALENDAR_BYTES: usize = 4 * 1024 * 1024;
-/// The practitioner's zone, or UTC when their account holds none we know.
-pub fn zone_of(user: &User) -> Zone {
-    user.timezone
-        .parse()
-        .unwrap_or_else(|_| "UTC".parse().expect("UTC is a zone"))
-}
 
 /// A calendar to keep: its text with what `calendar::read_kept` finds in it.
 pub fn read(source: String, zone: &Zone, now: Timestamp) -> Result<CalendarRead, DomainError> {
@@ -134,7 +128,7 @@ pub async fn refresh_now(state: &crate::AppState, user: &endwell_core::model::Us
         endwell_store::calendars::DueCalendar {
             calendar,
             source,
-            zone: zone_of(user),
+            zone: user.zone(),
         },
     )
     .await
@@ -178,7 +172,7 @@ pub async fn feed_text(store: &Store, user: &User) -> Result<String, AppError> {
     let spec = feed_of_work(
         &user.display_name,
         &user.id.to_string(),
-        &zone_of(user),
+        &user.zone(),
         &open,
         &closures,
         Timestamp::now(),

@@ -115,12 +115,7 @@ async fn terms_for(
     let terms = match inputs.terms {
         Some(t) => t,
         None => {
-            let zone = user
-                .timezone
-                .parse()
-                .or_else(|_| "UTC".parse())
-                .map_err(AppError::Domain)?;
-            let starter = Terms::starter(zone, &user.display_name);
+            let starter = Terms::starter(user.zone(), &user.display_name);
             // Rare (no terms written yet), so the calendars are read each time.
             Arc::new(
                 state

@@ -1269,12 +1269,7 @@ async fn new_agreement(State(state): State<AppState>, user: CurrentUser, Path(id
             format!("New version of the terms (the current one is version {})", a.version),
         ),
         None => {
-            let zone = user
-                .user
-                .timezone
-                .parse()
-                .unwrap_or_else(|_| "UTC".parse().expect("UTC exists"));
-            let mut t = Terms::starter(zone, &user.user.display_name);
+            let mut t = Terms::starter(user.user.zone(), &user.user.display_name);
             t.practitioner.addresses = vec![user.user.email.clone()];
             (t, "Write the terms".to_string())
         }

@@ -132,7 +132,7 @@ async fn demo_contacts(
     let v = viewer(sam);
     let (_, terms) = store.terms_in_force(v, engagement).await?;
     let terms = terms.context("Amara's engagement has consented terms")?;
-    let zone = jiff::tz::TimeZone::get(&sam.timezone)?;
+    let zone = sam.zone().tz().clone();
     let yesterday = day(today, -1)?;
     let triage = PackClassifier::english();
     let from = "amara.okonkwo@example.org";
@@ -226,7 +226,7 @@ async fn demo_calendar(store: &Store, user: &User, today: Date) -> anyhow::Resul
         d(1)?,
         d(1)?,
     );
-    let zone = endwell_web::calendars::zone_of(user);
+    let zone = user.zone();
     let read = endwell_web::calendars::read(ics, &zone, jiff::Timestamp::now())?;
     store
         .add_calendar(viewer(user), "Training, leave and supervision", None, read)

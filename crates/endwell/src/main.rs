@@ -409,7 +409,7 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot read the calendar {}", file.display()))?;
             let store = settings.store().await?;
             let user = account(&store, &email).await?;
-            let zone = endwell_web::calendars::zone_of(&user);
+            let zone = user.zone();
             let read = endwell_web::calendars::read(text, &zone, jiff::Timestamp::now())?;
             for note in &read.notes {
                 eprintln!("note: {note}");

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::{ApiJson, ApiResult, id};
 use crate::AppState;
 use crate::auth::ApiUser;
-use crate::calendars::{feed_url, fetch, fetch_url, new_feed_token, read, zone_of};
+use crate::calendars::{feed_url, fetch, fetch_url, new_feed_token, read};
 use crate::error::ErrorBody;
 
 /// A closed spell: whole local days (`to` inclusive) or local date-times.
@@ -98,7 +98,7 @@ pub async fn add(
     user: ApiUser,
     ApiJson(body): ApiJson<CalendarIn>,
 ) -> ApiResult<(StatusCode, Json<CalendarOut>)> {
-    let zone = zone_of(&user.0);
+    let zone = user.0.zone();
     let url = body.url.as_deref().map(str::trim).filter(|u| !u.is_empty());
     let text = match (url, body.ics) {
         (Some(u), None) => {

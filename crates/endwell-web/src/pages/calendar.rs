@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::{Layout, OrPage, PageResult, fmt_time, parse_id, read_form, render};
 use crate::AppState;
 use crate::auth::CurrentUser;
-use crate::calendars::{MAX_CALENDAR_BYTES, feed_text, fetch, new_feed_token, read, zone_of};
+use crate::calendars::{MAX_CALENDAR_BYTES, feed_text, fetch, new_feed_token, read};
 use crate::error::AppError;
 
 pub struct CalendarRow {
@@ -86,7 +86,7 @@ async fn page(
     headers: &HeaderMap,
     done: Option<String>,
 ) -> Result<CalendarPage, AppError> {
-    let zone = zone_of(&user.user);
+    let zone = user.user.zone();
     let today = Timestamp::now().to_zoned(zone.tz().clone()).date();
     let calendars = state.store.calendars(user.viewer()).await?;
     let token = state.store.feed_token(user.viewer()).await?;
@@ -188,7 +188,7 @@ pub async fn upload(
         }
         let text = String::from_utf8(bytes)
             .map_err(|_| DomainError::invalid("file", "this file is not iCalendar text (UTF-8)"))?;
-        let r = read(text, &zone_of(&user.user), Timestamp::now())?;
+        let r = read(text, &user.user.zone(), Timestamp::now())?;
         state.store.add_calendar(user.viewer(), &name, None, r).await?;
         Ok::<(), AppError>(())
     }
@@ -218,7 +218,7 @@ pub async fn subscribe(
         let text = fetch(&f.url)
             .await
             .map_err(|why| DomainError::invalid("url", format!("Endwell could not read this calendar: {why}")))?;
-        let r = read(text, &zone_of(&user.user), Timestamp::now())?;
+        let r = read(text, &user.user.zone(), Timestamp::now())?;
         state
             .store
             .add_calendar(user.viewer(), &f.name, Some(f.url.trim()), r)

@@ -286,7 +286,7 @@ fn contact_row(c: &ContactEntry, tz: &str) -> ContactRow {
     };
     ContactRow {
         id: c.id.to_string(),
-        alert: c.action == endwell_core::decision::Action::Crisis && c.acknowledged_at.is_none(),
+        alert: c.is_alert(),
         proposals: Vec::new(),
         at: fmt_time(c.received_at, tz),
         at_iso: c.received_at.to_string(),
