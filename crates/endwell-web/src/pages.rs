@@ -199,7 +199,7 @@ fn read_form<T: DeserializeOwned>(user: &CurrentUser, body: &[u8]) -> Result<T, 
         .or_page(user)
 }
 
-fn parse_id<T: std::str::FromStr>(s: &str) -> Result<T, AppError> {
+pub(crate) fn parse_id<T: std::str::FromStr>(s: &str) -> Result<T, AppError> {
     s.parse().map_err(|_| AppError::NotFound)
 }
 

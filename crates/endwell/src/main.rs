@@ -127,8 +127,9 @@ enum Command {
         /// Print {"labels": [{"label", "score", "evidence"}], "crisis"}.
         #[arg(long)]
         json: bool,
-        /// A folder of triage packs (*.toml) to use instead of the built-in English pack.
-        #[arg(long, env = "ENDWELL_TRIAGE_PACKS", global = true)]
+        /// A folder of triage packs (*.toml) to use instead of the built-in English pack
+        /// [default: ENDWELL_TRIAGE_PACKS, else the config file's triage_packs].
+        #[arg(long, global = true)]
         packs: Option<PathBuf>,
     },
     /// Fill a database with many engagements and events (for benchmarks).

@@ -15,10 +15,6 @@ use crate::AppState;
 use crate::auth::ApiUser;
 use crate::error::ErrorBody;
 
-fn contact_id(s: &str) -> Result<Uuid, crate::error::AppError> {
-    s.parse().map_err(|_| crate::error::AppError::NotFound)
-}
-
 #[utoipa::path(get, path = "/api/v1/alerts", tag = "contacts", security(("bearer" = [])),
     responses((status = 200, description = "Your contacts that may be a crisis and are not yet acknowledged, newest first", body = Vec<ContactOut>)))]
 pub async fn alerts(State(s): State<AppState>, user: ApiUser) -> ApiResult<Json<Vec<ContactOut>>> {
@@ -34,7 +30,7 @@ pub async fn acknowledge(
     user: ApiUser,
     Path(cid): Path<String>,
 ) -> ApiResult<Json<ContactOut>> {
-    let c = s.store.acknowledge_crisis(user.viewer(), contact_id(&cid)?).await?;
+    let c = s.store.acknowledge_crisis(user.viewer(), id::<Uuid>(&cid)?).await?;
     Ok(Json(ContactOut::from(&c)))
 }
 
@@ -57,7 +53,7 @@ pub async fn dismiss(
 ) -> ApiResult<StatusCode> {
     let category: Category = body.category.parse()?;
     s.store
-        .dismiss_proposal(user.viewer(), contact_id(&cid)?, category)
+        .dismiss_proposal(user.viewer(), id::<Uuid>(&cid)?, category)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

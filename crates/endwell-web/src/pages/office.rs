@@ -420,7 +420,7 @@ pub async fn acknowledge(
     body: Bytes,
 ) -> PageResult {
     let _: Empty = read_form(&user, &body)?;
-    let id: uuid::Uuid = id.parse().map_err(|_| AppError::NotFound).or_page(&user)?;
+    let id: uuid::Uuid = super::parse_id(&id).or_page(&user)?;
     state.store.acknowledge_crisis(user.viewer(), id).await.or_page(&user)?;
     Ok(Redirect::to("/inbox").into_response())
 }
@@ -442,7 +442,7 @@ pub async fn record_incident(
     body: Bytes,
 ) -> PageResult {
     let f: IncidentForm = read_form(&user, &body)?;
-    let id: uuid::Uuid = id.parse().map_err(|_| AppError::NotFound).or_page(&user)?;
+    let id: uuid::Uuid = super::parse_id(&id).or_page(&user)?;
     let category: endwell_core::boundary::Category = f.category.parse().map_err(AppError::Domain).or_page(&user)?;
     let contact = state.store.contact(user.viewer(), id).await.or_page(&user)?;
     let engagement = contact.engagement_id.ok_or(AppError::NotFound).or_page(&user)?;
@@ -477,7 +477,7 @@ pub async fn dismiss_proposal(
     body: Bytes,
 ) -> PageResult {
     let f: DismissForm = read_form(&user, &body)?;
-    let id: uuid::Uuid = id.parse().map_err(|_| AppError::NotFound).or_page(&user)?;
+    let id: uuid::Uuid = super::parse_id(&id).or_page(&user)?;
     let category: endwell_core::boundary::Category = f.category.parse().map_err(AppError::Domain).or_page(&user)?;
     state
         .store
