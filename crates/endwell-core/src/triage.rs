@@ -116,11 +116,16 @@ impl PackClassifier {
         Ok(PackClassifier { packs })
     }
 
-    /// The built-in English pack.
-    pub fn english() -> PackClassifier {
-        // The pack is part of the build and checked by this crate's tests.
-        let pack = pack::Pack::parse("en.toml", ENGLISH_PACK).unwrap_or_else(|e| panic!("built-in triage pack: {e}"));
-        PackClassifier { packs: vec![pack] }
+    /// The built-in English pack, read and compiled once per process and
+    /// shared (several thousand phrases: not worth doing per server state).
+    pub fn english() -> std::sync::Arc<PackClassifier> {
+        static ENGLISH: std::sync::LazyLock<std::sync::Arc<PackClassifier>> = std::sync::LazyLock::new(|| {
+            // The pack is part of the build and checked by this crate's tests.
+            let pack =
+                pack::Pack::parse("en.toml", ENGLISH_PACK).unwrap_or_else(|e| panic!("built-in triage pack: {e}"));
+            std::sync::Arc::new(PackClassifier { packs: vec![pack] })
+        });
+        ENGLISH.clone()
     }
 
     pub fn packs(&self) -> &[pack::Pack] {

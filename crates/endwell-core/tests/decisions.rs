@@ -8,7 +8,7 @@ use endwell_core::terms::{Channel, Terms};
 use endwell_core::triage::{Classifier, PackClassifier, message_text};
 
 /// The built-in pack, read once.
-static TRIAGE: std::sync::LazyLock<PackClassifier> = std::sync::LazyLock::new(PackClassifier::english);
+static TRIAGE: std::sync::LazyLock<std::sync::Arc<PackClassifier>> = std::sync::LazyLock::new(PackClassifier::english);
 use jiff::Timestamp;
 
 const TERMS: &str = include_str!("design-terms.toml");

@@ -81,7 +81,7 @@ fn corpus(name: &str) -> endwell_core::triage::eval::Report {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let examples = parse_corpus(&text).unwrap();
     assert!(examples.len() >= 150, "{name}: {} examples", examples.len());
-    let report = evaluate(&PackClassifier::english(), &examples);
+    let report = evaluate(&*PackClassifier::english(), &examples);
     println!("{name}\n{}", report.table());
     report
 }

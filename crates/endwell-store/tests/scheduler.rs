@@ -11,7 +11,7 @@ use endwell_core::terms::{Channel, Terms};
 use endwell_core::triage::{Classifier, PackClassifier, message_text};
 
 /// The built-in pack, read once.
-static TRIAGE: std::sync::LazyLock<PackClassifier> = std::sync::LazyLock::new(PackClassifier::english);
+static TRIAGE: std::sync::LazyLock<std::sync::Arc<PackClassifier>> = std::sync::LazyLock::new(PackClassifier::english);
 use endwell_store::contacts::{InboxQuery, NewContact};
 use endwell_store::testing::{TestDb, backends};
 use endwell_store::{Backend, Store, StoreError};

@@ -70,7 +70,7 @@ impl AppState {
             policies: Arc::default(),
             senders: Arc::default(),
             api_tokens: Arc::default(),
-            classifier: Arc::new(endwell_core::triage::PackClassifier::english()),
+            classifier: endwell_core::triage::PackClassifier::english(),
         }
     }
 }

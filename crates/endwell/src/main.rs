@@ -450,12 +450,12 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
                     min_crisis_recall,
                     json,
                 }) => triage::eval(
-                    &triage::load_classifier(packs.as_deref())?,
+                    &*triage::load_classifier(packs.as_deref())?,
                     &file,
                     min_crisis_recall,
                     json,
                 ),
-                None => triage::triage(&triage::load_classifier(packs.as_deref())?, json),
+                None => triage::triage(&*triage::load_classifier(packs.as_deref())?, json),
             }
         }
         Command::Availability { terms, at, json } => offline::availability(&terms, at.as_deref(), json),
@@ -475,7 +475,7 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
             last_reply: last_reply.as_deref(),
             from: from.as_deref(),
             json,
-            classifier: &triage::load_classifier(settings.triage_packs().as_deref())?,
+            classifier: &*triage::load_classifier(settings.triage_packs().as_deref())?,
         }),
         Command::Serve { listen } => {
             let listen = listen
@@ -697,7 +697,7 @@ async fn user_command(settings: &Settings, cmd: UserCommand) -> anyhow::Result<(
 async fn serve(
     store: Store,
     web: WebConfig,
-    classifier: endwell_core::triage::PackClassifier,
+    classifier: std::sync::Arc<endwell_core::triage::PackClassifier>,
     listen: &str,
     banner: Option<String>,
 ) -> anyhow::Result<()> {
@@ -710,7 +710,7 @@ async fn serve(
     let bound = listener.local_addr()?;
     let calendar_refresh = web.calendar_refresh;
     let mut state = AppState::new(store.clone(), web);
-    state.classifier = std::sync::Arc::new(classifier);
+    state.classifier = classifier;
     tracing::info!(%bound, backend = ?store.backend(), "Endwell is listening");
     if let Some(b) = banner {
         println!("{b}");

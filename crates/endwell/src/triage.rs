@@ -3,6 +3,7 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use endwell_core::DomainError;
@@ -14,7 +15,7 @@ use serde_json::json;
 
 /// The packs in `dir` (every `*.toml`, in name order), or the built-in
 /// English pack when no folder is configured.
-pub fn load_classifier(dir: Option<&Path>) -> anyhow::Result<PackClassifier> {
+pub fn load_classifier(dir: Option<&Path>) -> anyhow::Result<Arc<PackClassifier>> {
     let Some(dir) = dir else {
         return Ok(PackClassifier::english());
     };
@@ -35,7 +36,7 @@ pub fn load_classifier(dir: Option<&Path>) -> anyhow::Result<PackClassifier> {
     for f in &files {
         packs.push(read_pack(f)?);
     }
-    Ok(PackClassifier::new(packs)?)
+    Ok(Arc::new(PackClassifier::new(packs)?))
 }
 
 fn read_pack(file: &Path) -> anyhow::Result<Pack> {
