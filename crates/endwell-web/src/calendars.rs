@@ -100,6 +100,24 @@ pub async fn fetch(address: &str) -> Result<String, String> {
     String::from_utf8(body).map_err(|_| "the calendar is not text in UTF-8, as iCalendar must be".to_string())
 }
 
+/// Subscribe `user` to the calendar at `address`: checked, fetched and read
+/// now (an address that does not work is refused, not kept), then kept.
+pub async fn subscribe(
+    store: &Store,
+    user: &User,
+    name: &str,
+    address: &str,
+) -> Result<endwell_store::calendars::Calendar, AppError> {
+    fetch_url(address)?;
+    let text = fetch(address)
+        .await
+        .map_err(|why| DomainError::invalid("url", format!("Endwell could not read this calendar: {why}")))?;
+    let r = read(text, &user.zone(), Timestamp::now())?;
+    Ok(store
+        .add_calendar(Viewer::of(user), name, Some(address.trim()), r)
+        .await?)
+}
+
 /// Read one calendar again: a subscribed one from its address, an uploaded
 /// one from its kept text (its repeating events move on with the window).
 pub async fn refresh_one(store: &Store, due: endwell_store::calendars::DueCalendar) -> Result<(), AppError> {

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::{ApiJson, ApiResult, id};
 use crate::AppState;
 use crate::auth::ApiUser;
-use crate::calendars::{feed_url, fetch, fetch_url, new_feed_token, read};
+use crate::calendars::{feed_url, new_feed_token, read};
 use crate::error::ErrorBody;
 
 /// A closed spell: whole local days (`to` inclusive) or local date-times.
@@ -98,20 +98,15 @@ pub async fn add(
     user: ApiUser,
     ApiJson(body): ApiJson<CalendarIn>,
 ) -> ApiResult<(StatusCode, Json<CalendarOut>)> {
-    let zone = user.0.zone();
     let url = body.url.as_deref().map(str::trim).filter(|u| !u.is_empty());
-    let text = match (url, body.ics) {
-        (Some(u), None) => {
-            fetch_url(u)?;
-            fetch(u)
-                .await
-                .map_err(|why| DomainError::invalid("url", format!("Endwell could not read this calendar: {why}")))?
+    let c = match (url, body.ics) {
+        (Some(u), None) => crate::calendars::subscribe(&s.store, &user.0, &body.name, u).await?,
+        (None, Some(ics)) => {
+            let r = read(ics, &user.0.zone(), Timestamp::now())?;
+            s.store.add_calendar(user.viewer(), &body.name, None, r).await?
         }
-        (None, Some(ics)) => ics,
         _ => return Err(DomainError::invalid("url", "give either url (to subscribe) or ics (a file's text)").into()),
     };
-    let r = read(text, &zone, Timestamp::now())?;
-    let c = s.store.add_calendar(user.viewer(), &body.name, url, r).await?;
     Ok((StatusCode::CREATED, Json(CalendarOut::from(&c))))
 }
 

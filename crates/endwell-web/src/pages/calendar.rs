@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::{Layout, OrPage, PageResult, fmt_time, parse_id, read_form, render};
 use crate::AppState;
 use crate::auth::CurrentUser;
-use crate::calendars::{MAX_CALENDAR_BYTES, feed_text, fetch, new_feed_token, read};
+use crate::calendars::{MAX_CALENDAR_BYTES, feed_text, new_feed_token, read};
 use crate::error::AppError;
 
 pub struct CalendarRow {
@@ -213,21 +213,9 @@ pub async fn subscribe(
     body: Bytes,
 ) -> PageResult {
     let f: SubscribeForm = read_form(&user, &body)?;
-    let outcome = async {
-        crate::calendars::fetch_url(&f.url)?;
-        let text = fetch(&f.url)
-            .await
-            .map_err(|why| DomainError::invalid("url", format!("Endwell could not read this calendar: {why}")))?;
-        let r = read(text, &user.user.zone(), Timestamp::now())?;
-        state
-            .store
-            .add_calendar(user.viewer(), &f.name, Some(f.url.trim()), r)
-            .await?;
-        Ok::<(), AppError>(())
-    }
-    .await;
+    let outcome = crate::calendars::subscribe(&state.store, &user.user, &f.name, &f.url).await;
     match outcome {
-        Ok(()) => Ok(Redirect::to("/calendar?done=added").into_response()),
+        Ok(_) => Ok(Redirect::to("/calendar?done=added").into_response()),
         Err(e) => with_error(&state, &user, &headers, e).await,
     }
 }
