@@ -8,6 +8,8 @@
 //! pack is built in.
 
 pub mod eval;
+mod hash;
+pub mod model;
 pub mod pack;
 pub mod text;
 
@@ -102,6 +104,22 @@ pub fn is_crisis(findings: &[Finding]) -> bool {
 /// The English pack shipped with Endwell (`packs/triage/en.toml`).
 pub const ENGLISH_PACK: &str = include_str!("../../../packs/triage/en.toml");
 
+/// The word model trained beside the English pack (`packs/triage/en.model.json`).
+pub const ENGLISH_MODEL: &str = include_str!("../../../packs/triage/en.model.json");
+
+/// What triage reads of a message's text: the client's own words, quoted
+/// earlier mail and signatures left out, unless nothing else is there
+/// (then all of it is read, so that a crisis is not missed for where it
+/// was written).
+pub fn readable(message: &str) -> &str {
+    let own = text::own_words(message);
+    if own.chars().any(char::is_alphanumeric) {
+        own
+    } else {
+        message
+    }
+}
+
 /// A classifier over one or more phrase packs (one per language).
 #[derive(Debug, Clone)]
 pub struct PackClassifier {
@@ -121,8 +139,9 @@ impl PackClassifier {
     pub fn english() -> std::sync::Arc<PackClassifier> {
         static ENGLISH: std::sync::LazyLock<std::sync::Arc<PackClassifier>> = std::sync::LazyLock::new(|| {
             // The pack is part of the build and checked by this crate's tests.
-            let pack =
-                pack::Pack::parse("en.toml", ENGLISH_PACK).unwrap_or_else(|e| panic!("built-in triage pack: {e}"));
+            let pack = pack::Pack::parse("en.toml", ENGLISH_PACK)
+                .and_then(|p| p.with_model("en.model.json", ENGLISH_MODEL))
+                .unwrap_or_else(|e| panic!("built-in triage pack: {e}"));
             std::sync::Arc::new(PackClassifier { packs: vec![pack] })
         });
         ENGLISH.clone()
@@ -131,19 +150,20 @@ impl PackClassifier {
     pub fn packs(&self) -> &[pack::Pack] {
         &self.packs
     }
+
+    /// The same packs without their word models (to measure what the
+    /// phrases do alone).
+    pub fn phrases_only(&self) -> PackClassifier {
+        PackClassifier {
+            packs: self.packs.iter().map(pack::Pack::phrases_only).collect(),
+        }
+    }
 }
 
 impl Classifier for PackClassifier {
-    /// The client's own words are read: quoted earlier mail and signatures
-    /// are left out, unless nothing else is there (then all of it is read,
-    /// so that a crisis is not missed for where it was written).
+    /// The client's own words are read (see [`readable`]).
     fn classify(&self, message: &str) -> Vec<Finding> {
-        let own = text::own_words(message);
-        let read = if own.chars().any(char::is_alphanumeric) {
-            own
-        } else {
-            message
-        };
+        let read = readable(message);
         let mut out: Vec<Finding> = Vec::new();
         for p in &self.packs {
             for f in p.findings(read) {

@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use endwell_core::model::{NewUser, Role};
+use endwell_core::triage::model::TrainOptions;
 use endwell_store::{Export, Store, StoreError};
 use endwell_web::{AppState, WebConfig};
 
@@ -196,9 +197,34 @@ enum TriageCommand {
         min_crisis_recall: Option<f64>,
         #[arg(long)]
         json: bool,
+        /// Leave the word models out: what the phrases find alone.
+        #[arg(long)]
+        phrases_only: bool,
     },
-    /// Check a triage pack file and say what it holds.
+    /// Check a triage pack file (and its word model beside it, X.model.json) and say what it holds.
     Check { file: PathBuf },
+    /// Train the word model that flags beside a pack's phrases, on labelled corpora (JSONL),
+    /// and write it as a model file (put it beside the pack as X.model.json).
+    Train {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Where to write the model, e.g. packs/triage/en.model.json.
+        #[arg(long)]
+        out: PathBuf,
+        /// Which pack's words to train on.
+        #[arg(long, default_value = "en")]
+        language: String,
+        /// The L2 penalty on the weights (larger: smoother, fewer surprises from rare words).
+        #[arg(long, default_value_t = TrainOptions::default().l2)]
+        l2: f32,
+        /// Keep a word or word pair when at least this many messages have it.
+        #[arg(long, default_value_t = TrainOptions::default().min_count)]
+        min_count: usize,
+        /// Labelled corpora (JSONL) that neither the pack nor the training saw, to choose each
+        /// label's threshold for phrases and model together.
+        #[arg(long, num_args = 1..)]
+        calibrate: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -449,11 +475,34 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
                     file,
                     min_crisis_recall,
                     json,
-                }) => triage::eval(
+                    phrases_only,
+                }) => {
+                    let classifier = triage::load_classifier(packs.as_deref())?;
+                    let classifier = if phrases_only {
+                        std::sync::Arc::new(classifier.phrases_only())
+                    } else {
+                        classifier
+                    };
+                    triage::eval(&classifier, &file, min_crisis_recall, json)
+                }
+                Some(TriageCommand::Train {
+                    files,
+                    out,
+                    language,
+                    l2,
+                    min_count,
+                    calibrate,
+                }) => triage::train(
                     &*triage::load_classifier(packs.as_deref())?,
-                    &file,
-                    min_crisis_recall,
-                    json,
+                    &files,
+                    &calibrate,
+                    &out,
+                    &language,
+                    TrainOptions {
+                        l2,
+                        min_count,
+                        ..TrainOptions::default()
+                    },
                 ),
                 None => triage::triage(&*triage::load_classifier(packs.as_deref())?, json),
             }

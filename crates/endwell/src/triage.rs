@@ -9,12 +9,14 @@ use anyhow::Context;
 use endwell_core::DomainError;
 use endwell_core::message::Message;
 use endwell_core::triage::eval::{evaluate, parse_corpus};
+use endwell_core::triage::model::{Fit, TrainOptions, calibrate, train as train_model};
 use endwell_core::triage::pack::Pack;
 use endwell_core::triage::{Classifier, Label, PackClassifier, is_crisis, message_text};
 use serde_json::json;
 
-/// The packs in `dir` (every `*.toml`, in name order), or the built-in
-/// English pack when no folder is configured.
+/// The packs in `dir` (every `*.toml`, in name order, each with its word
+/// model `*.model.json` when there is one), or the built-in English pack
+/// when no folder is configured.
 pub fn load_classifier(dir: Option<&Path>) -> anyhow::Result<Arc<PackClassifier>> {
     let Some(dir) = dir else {
         return Ok(PackClassifier::english());
@@ -41,7 +43,18 @@ pub fn load_classifier(dir: Option<&Path>) -> anyhow::Result<Arc<PackClassifier>
 
 fn read_pack(file: &Path) -> anyhow::Result<Pack> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    Ok(Pack::parse(&file.display().to_string(), &text)?)
+    let pack = Pack::parse(&file.display().to_string(), &text)?;
+    let model = model_file(file);
+    if !model.exists() {
+        return Ok(pack);
+    }
+    let text = std::fs::read_to_string(&model).with_context(|| format!("cannot read {}", model.display()))?;
+    Ok(pack.with_model(&model.display().to_string(), &text)?)
+}
+
+/// A pack's word model: `en.toml` → `en.model.json` beside it.
+fn model_file(pack: &Path) -> PathBuf {
+    pack.with_extension("model.json")
 }
 
 /// Triage the message on standard input.
@@ -80,7 +93,89 @@ pub fn check(file: &Path) -> anyhow::Result<()> {
         pack.phrase_count(),
         pack.description().map(|d| format!(" ({d})")).unwrap_or_default()
     );
+    if let Some(m) = pack.model() {
+        println!(
+            "{}: valid; {} features, flags {}",
+            model_file(file).display(),
+            m.feature_count(),
+            m.labels().map(Label::key).collect::<Vec<_>>().join(", ")
+        );
+    }
     Ok(())
+}
+
+/// Train a word model for the pack of `language` on labelled corpora and
+/// write it to `out`; prints what cross-validation says of each label.
+pub fn train(
+    classifier: &PackClassifier,
+    files: &[PathBuf],
+    calibration: &[PathBuf],
+    out: &Path,
+    language: &str,
+    opts: TrainOptions,
+) -> anyhow::Result<()> {
+    let pack = classifier
+        .packs()
+        .iter()
+        .find(|p| p.language() == language)
+        .ok_or_else(|| DomainError::TriagePack(format!("no pack for language {language:?} is loaded")))?;
+    let examples = labelled(files)?;
+    let (mut model, fits) = train_model(pack, &examples, opts)?;
+    println!(
+        "{} messages; cross-validated ({} folds), word model alone:",
+        examples.len(),
+        opts.folds
+    );
+    print_fits(&fits);
+    let name = out.display().to_string();
+    if !calibration.is_empty() {
+        let held = labelled(calibration)?;
+        let with = pack.phrases_only().with_model(&name, &serde_json::to_string(&model)?)?;
+        let fits = calibrate(&with, &mut model, &held)?;
+        println!(
+            "{} messages held out for calibration; phrases and word model together:",
+            held.len()
+        );
+        print_fits(&fits);
+    }
+    let text = serde_json::to_string_pretty(&model)? + "\n";
+    // Checked as it will be read, before it is written.
+    pack.phrases_only().with_model(&name, &text)?;
+    std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?;
+    eprintln!("Wrote {}.", out.display());
+    Ok(())
+}
+
+/// The messages of labelled corpora as triage reads them, with their labels.
+fn labelled(files: &[PathBuf]) -> anyhow::Result<Vec<(String, Vec<Label>)>> {
+    let mut examples = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let corpus = parse_corpus(&text).with_context(|| format!("{} is not a valid corpus", file.display()))?;
+        for e in corpus {
+            // parse_corpus checked the labels.
+            let expected = e.expected().unwrap_or_default();
+            examples.push((e.text(), expected));
+        }
+    }
+    Ok(examples)
+}
+
+fn print_fits(fits: &[Fit]) {
+    println!(
+        "{:<20} {:>9} {:>9} {:>9} {:>9}",
+        "label", "messages", "threshold", "precision", "recall"
+    );
+    for f in fits {
+        println!(
+            "{:<20} {:>9} {:>9.2} {:>9.3} {:>9.3}",
+            f.label.key(),
+            f.positives,
+            f.threshold,
+            f.precision,
+            f.recall
+        );
+    }
 }
 
 /// Evaluate against a corpus; fails (exit 1) when crisis recall is below

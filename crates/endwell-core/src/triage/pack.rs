@@ -17,6 +17,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use aho_corasick::{AhoCorasick, MatchKind};
 use serde::Deserialize;
 
+use super::hash::{self, Fnv, Prehashed};
+use super::model::WordModel;
 use super::text::{self, CLAUSE, Span, Token};
 use super::{Finding, Label};
 use crate::DomainError;
@@ -146,6 +148,8 @@ struct Pattern {
     meaning: Meaning,
     /// Matches the start of the last word only ("suicid*").
     prefix: bool,
+    /// How many words it spans.
+    words: usize,
 }
 
 /// A loaded, checked and compiled pack.
@@ -153,7 +157,8 @@ struct Pattern {
 pub struct Pack {
     language: String,
     description: Option<String>,
-    normalize: HashMap<String, Vec<String>, Fnv>,
+    /// Word hash → the word and what it becomes (words and their hashes).
+    normalize: HashMap<u64, Normal, Prehashed>,
     negators: HashSet<String, Fnv>,
     stops: HashSet<String, Fnv>,
     window: usize,
@@ -163,33 +168,39 @@ pub struct Pack {
     matcher: AhoCorasick,
     /// The patterns as matched (normalised, space-delimited).
     texts: Vec<String>,
+    /// The word model trained beside the phrases, when there is one.
+    model: Option<WordModel>,
 }
 
-/// FNV-1a for the word lookups done for every word of every message: the
-/// keys are short words from the pack (not attacker-chosen in a way that
-/// matters: a pack is the agency's own file), where std's SipHash costs
-/// more than the lookup. Hand-written: ten lines, not worth a dependency.
-#[derive(Debug, Clone, Copy, Default)]
-struct Fnv;
-
-#[derive(Debug, Clone, Copy)]
-struct FnvHasher(u64);
-
-impl std::hash::BuildHasher for Fnv {
-    type Hasher = FnvHasher;
-    fn build_hasher(&self) -> FnvHasher {
-        FnvHasher(0xcbf2_9ce4_8422_2325)
-    }
+/// One entry of a pack's normalisation.
+#[derive(Debug, Clone)]
+struct Normal {
+    from: String,
+    to: Vec<(String, u64)>,
 }
 
-impl std::hash::Hasher for FnvHasher {
-    fn finish(&self) -> u64 {
-        self.0
+/// A text as a pack reads it (see [`Pack::normalized`]).
+pub(super) struct Normalized {
+    /// " w1 w2 … wn ": the words after normalisation, between spaces.
+    pub norm: String,
+    /// Where each word starts in `norm`.
+    pub starts: Vec<usize>,
+    /// The original word each came from.
+    pub origin: Vec<Span>,
+    pub is_clause: Vec<bool>,
+    /// Each word's hash ([`hash::word`]).
+    pub hashes: Vec<u64>,
+}
+
+impl Normalized {
+    pub fn len(&self) -> usize {
+        self.starts.len()
     }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-        }
+
+    /// Word `i` after normalisation ("," for a clause mark).
+    pub fn word(&self, i: usize) -> &str {
+        let end = self.starts.get(i + 1).copied().unwrap_or(self.norm.len());
+        &self.norm[self.starts[i]..end - 1]
     }
 }
 
@@ -244,7 +255,7 @@ impl Pack {
         };
 
         // Normalisation first: phrases are read through it.
-        let mut normalize: HashMap<String, Vec<String>, Fnv> = HashMap::default();
+        let mut normalize: HashMap<u64, Normal, Prehashed> = HashMap::default();
         for (from, to) in &file.normalize {
             let key = single_word(from).ok_or_else(|| {
                 error(
@@ -259,7 +270,14 @@ impl Pack {
                     format!("normalize: {from:?} = {to:?} must become one or more words"),
                 ));
             }
-            if normalize.insert(key.clone(), to_words).is_some() {
+            let to = to_words
+                .into_iter()
+                .map(|w| {
+                    let h = hash::word(&w);
+                    (w, h)
+                })
+                .collect();
+            if normalize.insert(hash::word(&key), Normal { from: key, to }).is_some() {
                 return Err(error(name, format!("normalize: {from:?} is given twice")));
             }
         }
@@ -275,6 +293,7 @@ impl Pack {
             nears: Vec::new(),
             matcher: AhoCorasick::new(Vec::<String>::new()).map_err(|e| error(name, e))?,
             texts: Vec::new(),
+            model: None,
         };
         if pack.window == 0 || pack.window > 10 {
             return Err(error(name, "negation.window must be between 1 and 10 words"));
@@ -352,7 +371,11 @@ impl Pack {
                 return Ok(());
             }
             texts.push(pattern);
-            pack.patterns.push(Pattern { meaning, prefix });
+            pack.patterns.push(Pattern {
+                meaning,
+                prefix,
+                words: words.len(),
+            });
             Ok(())
         };
         for (i, r) in file.rules.iter().enumerate() {
@@ -446,28 +469,52 @@ impl Pack {
         &self.texts
     }
 
+    /// The same pack with a word model beside its phrases (the text of a
+    /// `*.model.json` file; `name` is used in errors).
+    pub fn with_model(mut self, name: &str, json_text: &str) -> Result<Pack, DomainError> {
+        self.model = Some(WordModel::parse(name, json_text, &self)?);
+        Ok(self)
+    }
+
+    /// The same pack without its word model: phrases only.
+    pub fn phrases_only(&self) -> Pack {
+        Pack {
+            model: None,
+            ..self.clone()
+        }
+    }
+
+    pub fn model(&self) -> Option<&WordModel> {
+        self.model.as_ref()
+    }
+
     /// The words of `s` after normalisation, clause marks included.
-    fn normal_words(&self, s: &str) -> Vec<String> {
+    pub(super) fn normal_words(&self, s: &str) -> Vec<String> {
         let mut out = Vec::new();
         for w in text::words(s) {
-            match self.normalize.get(w.text.as_ref()) {
-                Some(to) => out.extend(to.iter().cloned()),
+            match self.normal(&w.text, hash::word(&w.text)) {
+                Some(n) => out.extend(n.to.iter().map(|(w, _)| w.clone())),
                 None => out.push(w.text.into_owned()),
             }
         }
         out
     }
 
-    /// Findings for the client's words in `text`, labels in their order.
-    pub fn findings(&self, text: &str) -> Vec<Finding> {
-        // The normalised text: " w1 w2 … wn ", each word remembering the
-        // original word it came from. Built in one pass: each word is
-        // written lower-cased, then looked up and replaced when the pack
-        // normalises it.
+    /// What the word `w` (of hash `h`) becomes, if the pack normalises it.
+    fn normal(&self, w: &str, h: u64) -> Option<&Normal> {
+        self.normalize.get(&h).filter(|n| n.from == w)
+    }
+
+    /// `text` as the pack reads it: lower-case words after normalisation,
+    /// each remembering the original word it came from. Built in one pass:
+    /// each word is written lower-cased, then looked up and replaced when
+    /// the pack normalises it.
+    pub(super) fn normalized(&self, text: &str) -> Normalized {
         let mut norm = String::with_capacity(text.len() + 16);
         let mut starts: Vec<usize> = Vec::with_capacity(text.len() / 4 + 8);
         let mut origin: Vec<Span> = Vec::with_capacity(text.len() / 4 + 8);
         let mut is_clause: Vec<bool> = Vec::with_capacity(text.len() / 4 + 8);
+        let mut hashes: Vec<u64> = Vec::with_capacity(text.len() / 4 + 8);
         norm.push(' ');
         text::scan(text, |t, span| {
             let at = norm.len();
@@ -477,13 +524,15 @@ impl Pack {
                 Token::Word { plain: true } => norm.push_str(&text[span.start..span.end]),
                 Token::Word { plain: false } => text::push_lower(&mut norm, text, span),
             }
-            match self.normalize.get(&norm[at..]) {
-                Some(to) => {
+            let h = hash::word(&norm[at..]);
+            match self.normal(&norm[at..], h) {
+                Some(n) => {
                     norm.truncate(at);
-                    for w in to {
+                    for (w, h) in &n.to {
                         starts.push(norm.len());
                         origin.push(span);
                         is_clause.push(false);
+                        hashes.push(*h);
                         norm.push_str(w);
                         norm.push(' ');
                     }
@@ -492,11 +541,34 @@ impl Pack {
                     starts.push(at);
                     origin.push(span);
                     is_clause.push(t == Token::Clause);
+                    hashes.push(h);
                     norm.push(' ');
                 }
             }
         });
-        let word_at = |byte: usize| starts.partition_point(|&s| s <= byte).saturating_sub(1);
+        Normalized {
+            norm,
+            starts,
+            origin,
+            is_clause,
+            hashes,
+        }
+    }
+
+    /// Findings for the client's words in `text`, labels in their order.
+    pub fn findings(&self, text: &str) -> Vec<Finding> {
+        let n = self.normalized(text);
+        let Normalized {
+            norm,
+            starts,
+            origin,
+            is_clause,
+            ..
+        } = &n;
+        // Overlapping matches come in the order of their ends, so the word a
+        // match ends in is found by moving forward, and its first word by
+        // counting back (a search per match cost more than the match).
+        let mut cursor = 0usize;
 
         /// A cue found from word `first` to word `last`; `id` tells phrases
         /// and near rules apart, so that each counts once.
@@ -511,11 +583,18 @@ impl Pack {
         let mut excepts: Vec<(usize, usize, &[Label])> = Vec::new();
         // Near words as (rule, group, first, last).
         let mut near: Vec<(usize, usize, usize, usize)> = Vec::new();
-        for m in self.matcher.find_overlapping_iter(&norm) {
+        for m in self.matcher.find_overlapping_iter(norm) {
             let id = m.pattern().as_usize();
             let p = &self.patterns[id];
-            let first = word_at(m.start() + 1);
-            let last = word_at(m.end() - if p.prefix { 1 } else { 2 });
+            let end = m.end() - if p.prefix { 1 } else { 2 };
+            if starts[cursor] > end {
+                cursor = 0;
+            }
+            while starts.get(cursor + 1).is_some_and(|s| *s <= end) {
+                cursor += 1;
+            }
+            let last = cursor;
+            let first = (last + 1).saturating_sub(p.words);
             match &p.meaning {
                 Meaning::Rule(cue) => cues.push(Hit {
                     id,
@@ -532,18 +611,20 @@ impl Pack {
         // sorted by (rule, group, place) are looked up by range, not scanned
         // once per rule (messages have many common near words).
         near.sort_unstable();
-        let of = |r: usize, g: usize| {
-            let from = near.partition_point(|x| (x.0, x.1) < (r, g));
-            let to = near.partition_point(|x| (x.0, x.1) <= (r, g));
-            &near[from..to]
-        };
-        for (r, rule) in self.nears.iter().enumerate() {
-            for anchor in of(r, 0) {
+        for found in near.chunk_by(|a, b| a.0 == b.0) {
+            let r = found[0].0;
+            let rule = &self.nears[r];
+            let of = |g: usize| {
+                let from = found.partition_point(|x| x.1 < g);
+                let to = found.partition_point(|x| x.1 <= g);
+                &found[from..to]
+            };
+            for anchor in of(0) {
                 let (mut first, mut last) = (anchor.2, anchor.3);
                 let mut all = true;
                 for g in 1..rule.groups {
                     // The closest word of this group to the anchor.
-                    let best = of(r, g)
+                    let best = of(g)
                         .iter()
                         .filter(|h| h.2.abs_diff(anchor.2) <= rule.within)
                         .min_by_key(|h| h.2.abs_diff(anchor.2));
@@ -569,10 +650,13 @@ impl Pack {
             }
         }
 
-        if cues.is_empty() {
+        // The word model flags what the phrases missed; its words are the
+        // evidence only when no phrase is.
+        let model = self.model.as_ref().map(|m| (m, m.score(&n)));
+        if cues.is_empty() && !model.as_ref().is_some_and(|(m, s)| m.flags_any(s)) {
             return Vec::new();
         }
-        let word = |i: usize| &norm[starts[i]..starts.get(i + 1).map_or(norm.len(), |s| s - 1)];
+        let word = |i: usize| n.word(i);
         let negated = |first: usize| {
             let mut i = first;
             let mut seen = 0;
@@ -632,7 +716,16 @@ impl Pack {
         let mut out = Vec::new();
         for l in Label::ALL {
             let i = l.index();
-            if score[i] > 0.0 && score[i] >= self.thresholds[i] - 1e-6 {
+            let by_phrases = score[i] > 0.0 && score[i] >= self.thresholds[i] - 1e-6;
+            let by_model = model.as_ref().filter(|(m, s)| m.flags(l, s));
+            if by_phrases || by_model.is_some() {
+                let mut sure = if by_phrases { score[i] } else { 0.0 };
+                if let Some((m, s)) = &model {
+                    sure = sure.max(s.probability(l));
+                    if !by_phrases {
+                        evidence[i] = m.evidence(l, &n);
+                    }
+                }
                 let mut ev = std::mem::take(&mut evidence[i]);
                 ev.sort_by_key(|e| e.start);
                 let mut said: Vec<String> = Vec::new();
@@ -644,7 +737,7 @@ impl Pack {
                 }
                 out.push(Finding {
                     label: l,
-                    score: (f64::from(score[i]) * 100.0).round() / 100.0,
+                    score: (f64::from(sure) * 100.0).round() / 100.0,
                     evidence: said,
                 });
             }

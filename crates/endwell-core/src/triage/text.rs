@@ -9,12 +9,12 @@ pub fn own_words(text: &str) -> &str {
     let mut end = text.len();
     let mut offset = 0;
     let mut prev_blank = true;
-    let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    for (i, line) in lines.iter().enumerate() {
+    let mut lines = text.split_inclusive('\n').peekable();
+    while let Some(line) = lines.next() {
         let l = line.trim_end_matches(['\r', '\n']);
         let t = l.trim();
         // "On Tue, … Sam Rivera <sam@…>" with "wrote:" wrapped onto the next line.
-        let wrapped_attribution = starts_ci(t, "on ") && lines.get(i + 1).is_some_and(|n| ends_ci(n.trim(), "wrote:"));
+        let wrapped_attribution = starts_ci(t, "on ") && lines.peek().is_some_and(|n| ends_ci(n.trim(), "wrote:"));
         if wrapped_attribution || starts_quote(l, t, prev_blank && offset > 0) {
             end = offset;
             break;
