@@ -59,6 +59,8 @@ fn findings_snapshot() {
         "i dont wanna be here anymore. sorry for everything",
         "Would you like to come to my wedding? I found you on Instagram too!",
         "Hi, I'm not paying for a session you cut short",
+        // No phrase of the pack: the word model's finding and its words.
+        "honestly whats the point of any of it. i keep thinking everyone would cope fine",
     ]
     .iter()
     .map(|t| {

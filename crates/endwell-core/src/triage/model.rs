@@ -81,8 +81,9 @@ fn error(name: &str, msg: impl std::fmt::Display) -> DomainError {
     DomainError::TriagePack(format!("{name}: {msg}"))
 }
 
-/// Evidence words kept per label.
+/// Evidence kept per label: the strongest features, with words around.
 const MAX_EVIDENCE: usize = 3;
+const CONTEXT: usize = 2;
 
 impl WordModel {
     /// Read and check a model for `pack` (its features must be written as
@@ -251,9 +252,20 @@ impl WordModel {
         // Words that weighed at least half as much as the strongest:
         let strongest = best.first().map_or(0.0, |b| b.0);
         best.retain(|b| b.0 >= strongest / 2.0);
-        // the strongest few, overlapping ones shown once as the words of both.
+        // the strongest few, each with up to two words either side in its
+        // clause (a word alone says little to a reader), overlapping ones
+        // shown once.
         let mut out: Vec<Span> = Vec::new();
         for (_, first, last) in best.into_iter().take(MAX_EVIDENCE) {
+            let (mut first, mut last) = (first, last);
+            for _ in 0..CONTEXT {
+                if first > 0 && !n.is_clause[first - 1] {
+                    first -= 1;
+                }
+                if last + 1 < n.len() && !n.is_clause[last + 1] {
+                    last += 1;
+                }
+            }
             let mut span = Span {
                 start: n.origin[first].start,
                 end: n.origin[last].end,
@@ -590,7 +602,7 @@ mod tests {
         let f = p.findings("honestly i have had enough");
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].label, Label::Crisis);
-        assert_eq!(f[0].evidence, ["had enough"]);
+        assert_eq!(f[0].evidence, ["i have had enough"], "with the words around it");
         // Phrases still flag on their own, with their own evidence.
         let f = p.findings("the invoice");
         assert_eq!(
@@ -620,7 +632,7 @@ mod tests {
         // A pair is read as the pack normalises: "dont" is "do not".
         let json = model("crisis", 0.5, "do not").replace("\"bias\":0", "\"bias\":-0.5");
         let p = p.with_model("m.json", &json).unwrap();
-        assert_eq!(p.findings("I DONT")[0].evidence, ["DONT"]);
+        assert_eq!(p.findings("I DONT")[0].evidence, ["I DONT"]);
         assert!(p.findings("do it, not now").is_empty(), "a pair is within a clause");
     }
 }
