@@ -88,61 +88,45 @@ fn corpus(name: &str) -> endwell_core::triage::eval::Report {
     report
 }
 
-/// Floors at what the pack reaches today, so that a change to the pack
-/// cannot quietly make triage worse. The targets (crisis recall
-/// 0.98 with precision 0.85, micro-F1 0.85) are printed by `endwell triage
-/// eval` in CI; the dev splits (tuned on) meet them, the held-out split
-/// does not yet (see corpus/triage/README.md).
+/// Floors a little below what the built-in pack and its word model reach
+/// today, so that a change to either cannot quietly make triage worse:
+/// (split, crisis recall, crisis precision, micro-F1 of the other labels).
+/// The dev splits are trained and tuned on; the calibration splits chose
+/// the model's thresholds; `test` and `test2` are held out (see
+/// corpus/triage/README.md). The targets (crisis recall 0.98 with
+/// precision 0.85, micro-F1 0.85) are printed by `endwell triage eval` in
+/// CI; the held-out splits do not meet them all yet.
+const FLOORS: [(&str, f64, f64, f64); 9] = [
+    ("dev.jsonl", 0.98, 0.87, 0.95),
+    ("dev2.jsonl", 0.98, 0.95, 0.94),
+    ("dev3.jsonl", 0.98, 0.90, 0.92),
+    ("dev4.jsonl", 0.97, 0.80, 0.91),
+    ("dev5.jsonl", 0.98, 0.82, 0.92),
+    ("calib1.jsonl", 0.96, 0.66, 0.89),
+    ("calib2.jsonl", 0.96, 0.61, 0.87),
+    ("test.jsonl", 0.94, 0.73, 0.88),
+    ("test2.jsonl", 0.95, 0.66, 0.82),
+];
+
 #[test]
 fn the_corpus_does_not_regress() {
-    let dev = corpus("dev.jsonl");
-    let crisis = dev.counts(Label::Crisis);
-    assert!(crisis.recall() >= 0.98, "dev crisis recall {:.3}", crisis.recall());
-    assert!(
-        crisis.precision() >= 0.85,
-        "dev crisis precision {:.3}",
-        crisis.precision()
-    );
-    assert!(
-        dev.micro_f1_others() >= 0.90,
-        "dev micro-F1 {:.3}",
-        dev.micro_f1_others()
-    );
-
-    let dev2 = corpus("dev2.jsonl");
-    let crisis = dev2.counts(Label::Crisis);
-    assert!(crisis.recall() >= 0.90, "dev2 crisis recall {:.3}", crisis.recall());
-    assert!(
-        crisis.precision() >= 0.90,
-        "dev2 crisis precision {:.3}",
-        crisis.precision()
-    );
-    assert!(
-        dev2.micro_f1_others() >= 0.88,
-        "dev2 micro-F1 {:.3}",
-        dev2.micro_f1_others()
-    );
-
-    let dev3 = corpus("dev3.jsonl");
-    let crisis = dev3.counts(Label::Crisis);
-    assert!(crisis.recall() >= 0.94, "dev3 crisis recall {:.3}", crisis.recall());
-    assert!(
-        crisis.precision() >= 0.90,
-        "dev3 crisis precision {:.3}",
-        crisis.precision()
-    );
-    assert!(
-        dev3.micro_f1_others() >= 0.86,
-        "dev3 micro-F1 {:.3}",
-        dev3.micro_f1_others()
-    );
-
-    let test = corpus("test.jsonl");
-    let crisis = test.counts(Label::Crisis);
-    assert!(crisis.recall() >= 0.80, "test crisis recall {:.3}", crisis.recall());
-    assert!(
-        test.micro_f1_others() >= 0.75,
-        "test micro-F1 {:.3}",
-        test.micro_f1_others()
-    );
+    for (split, recall, precision, micro) in FLOORS {
+        let report = corpus(split);
+        let crisis = report.counts(Label::Crisis);
+        assert!(
+            crisis.recall() >= recall,
+            "{split}: crisis recall {:.3}",
+            crisis.recall()
+        );
+        assert!(
+            crisis.precision() >= precision,
+            "{split}: crisis precision {:.3}",
+            crisis.precision()
+        );
+        assert!(
+            report.micro_f1_others() >= micro,
+            "{split}: micro-F1 {:.3}",
+            report.micro_f1_others()
+        );
+    }
 }

@@ -296,3 +296,92 @@ fn triage_json_shape_eval_and_check() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no *.toml packs"), "{err}");
 }
+
+#[test]
+fn triage_train_writes_a_model_that_a_packs_folder_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().to_str().unwrap();
+    std::fs::write(
+        dir.path().join("en.toml"),
+        "language = \"en\"\n[[rule]]\nlabel = \"payment\"\nweight = 0.9\nphrases = [\"invoice\"]\n",
+    )
+    .unwrap();
+    let corpus = |name: &str, n: usize| {
+        let path = dir.path().join(name);
+        let mut lines = String::new();
+        for i in 0..n {
+            for (text, label) in [
+                ("I have had enough of it all", "crisis"),
+                ("I have had lunch, it was all fine", "other"),
+                ("can we move thursday to", "scheduling"),
+            ] {
+                lines.push_str(&format!(
+                    "{}\n",
+                    json!({"id": format!("{name}-{label}-{i}"), "channel": "sms", "message": format!("{text} {i}"), "labels": [label]})
+                ));
+            }
+        }
+        std::fs::write(&path, lines).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let train = corpus("train.jsonl", 30);
+    let held = corpus("held.jsonl", 10);
+    let model = dir.path().join("en.model.json");
+    let out_path = model.to_str().unwrap();
+
+    // Too little to learn from is an input error.
+    let tiny = corpus("tiny.jsonl", 1);
+    let (code, _, err) = run(&["triage", "train", &tiny, "--out", out_path, "--packs", folder], "");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("too few to train on"), "{err}");
+    assert!(!model.exists());
+
+    let (code, out, err) = run(
+        &[
+            "triage",
+            "train",
+            &train,
+            "--calibrate",
+            &held,
+            "--out",
+            out_path,
+            "--packs",
+            folder,
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("90 messages; cross-validated (5 folds)"), "{out}");
+    assert!(out.contains("30 messages held out for calibration"), "{out}");
+    assert!(model.exists());
+
+    // The folder's pack now has its model beside it: check says so, and
+    // triage flags what no phrase names.
+    let (code, out, err) = run(&["triage", "check", dir.path().join("en.toml").to_str().unwrap()], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("en.model.json: valid;") && out.contains("flags crisis"),
+        "{out}"
+    );
+    let (code, out, err) = run(&["triage", "--packs", folder, "--json"], "honestly I have had enough");
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["crisis"], true, "{v}");
+    assert_eq!(v["labels"][0]["evidence"], json!(["I have had enough"]));
+    // Without the model, the phrases alone find no crisis.
+    let (code, out, _) = run(
+        &["triage", "eval", &held, "--phrases-only", "--json", "--packs", folder],
+        "",
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["labels"]["crisis"]["recall"],
+        0.0
+    );
+
+    // A broken model file stops the folder from loading, and says which file.
+    std::fs::write(&model, "{\"language\": \"en\", \"labels\": {\"crises\": {}}}").unwrap();
+    let (code, _, err) = run(&["triage", "--packs", folder], "hi");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("en.model.json"), "{err}");
+}

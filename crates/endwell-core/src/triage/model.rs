@@ -239,51 +239,62 @@ impl WordModel {
         s.probability.iter().zip(&self.threshold).any(|(p, t)| p >= t)
     }
 
-    /// The places of the features that weighed most toward `l`.
-    pub(super) fn evidence(&self, l: Label, n: &Normalized) -> Vec<Span> {
-        let mut best: Vec<(f32, usize, usize)> = Vec::new();
+    /// For each of `labels`, the places of the features that weighed most
+    /// toward it: one pass over the text for all of them.
+    pub(super) fn evidence(&self, labels: &[Label], n: &Normalized) -> Vec<Vec<Span>> {
+        // The few strongest per label (of equal ones, the earlier)...
+        let mut top = vec![[(0f32, 0usize, 0usize); MAX_EVIDENCE]; labels.len()];
         self.hits(n, |r, first, last| {
-            let w = self.weights[r as usize][l.index()];
-            if w > 0.0 {
-                best.push((w, first, last));
+            for (l, top) in labels.iter().zip(top.iter_mut()) {
+                let w = self.weights[r as usize][l.index()];
+                if w <= top[MAX_EVIDENCE - 1].0 {
+                    continue;
+                }
+                let mut k = MAX_EVIDENCE - 1;
+                while k > 0 && w > top[k - 1].0 {
+                    top[k] = top[k - 1];
+                    k -= 1;
+                }
+                top[k] = (w, first, last);
             }
         });
-        best.sort_by(|a, b| b.0.total_cmp(&a.0));
-        // Words that weighed at least half as much as the strongest:
-        let strongest = best.first().map_or(0.0, |b| b.0);
-        best.retain(|b| b.0 >= strongest / 2.0);
-        // the strongest few, each with up to two words either side in its
-        // clause (a word alone says little to a reader), overlapping ones
-        // shown once.
-        let mut out: Vec<Span> = Vec::new();
-        for (_, first, last) in best.into_iter().take(MAX_EVIDENCE) {
-            let (mut first, mut last) = (first, last);
-            for _ in 0..CONTEXT {
-                if first > 0 && !n.is_clause[first - 1] {
-                    first -= 1;
-                }
-                if last + 1 < n.len() && !n.is_clause[last + 1] {
-                    last += 1;
-                }
-            }
-            let mut span = Span {
-                start: n.origin[first].start,
-                end: n.origin[last].end,
-            };
-            out.retain(|e| {
-                let overlaps = e.start <= span.end && span.start <= e.end;
-                if overlaps {
-                    span = Span {
-                        start: span.start.min(e.start),
-                        end: span.end.max(e.end),
-                    };
-                }
-                !overlaps
-            });
-            out.push(span);
-        }
-        out
+        top.into_iter().map(|top| spans(top, n)).collect()
     }
+}
+
+/// ...that weighed at least half as much as the strongest, each with up to
+/// two words either side in its clause (a word alone says little to a
+/// reader), overlapping ones shown once.
+fn spans(top: [(f32, usize, usize); MAX_EVIDENCE], n: &Normalized) -> Vec<Span> {
+    let strongest = top[0].0;
+    let mut out: Vec<Span> = Vec::new();
+    for (_, first, last) in top.into_iter().filter(|t| t.0 > 0.0 && t.0 >= strongest / 2.0) {
+        let (mut first, mut last) = (first, last);
+        for _ in 0..CONTEXT {
+            if first > 0 && !n.is_clause[first - 1] {
+                first -= 1;
+            }
+            if last + 1 < n.len() && !n.is_clause[last + 1] {
+                last += 1;
+            }
+        }
+        let mut span = Span {
+            start: n.origin[first].start,
+            end: n.origin[last].end,
+        };
+        out.retain(|e| {
+            let overlaps = e.start <= span.end && span.start <= e.end;
+            if overlaps {
+                span = Span {
+                    start: span.start.min(e.start),
+                    end: span.end.max(e.end),
+                };
+            }
+            !overlaps
+        });
+        out.push(span);
+    }
+    out
 }
 
 /// How a model is trained.

@@ -713,18 +713,26 @@ impl Pack {
                 *s = 1.0 - (1.0 - *s) * (1.0 - weight);
             }
         }
+        let by_phrases = |i: usize| score[i] > 0.0 && score[i] >= self.thresholds[i] - 1e-6;
+        if let Some((m, s)) = &model {
+            let only: Vec<Label> = Label::ALL
+                .into_iter()
+                .filter(|l| m.flags(*l, s) && !by_phrases(l.index()))
+                .collect();
+            if !only.is_empty() {
+                for (l, ev) in only.iter().zip(m.evidence(&only, &n)) {
+                    evidence[l.index()] = ev;
+                }
+            }
+        }
         let mut out = Vec::new();
         for l in Label::ALL {
             let i = l.index();
-            let by_phrases = score[i] > 0.0 && score[i] >= self.thresholds[i] - 1e-6;
             let by_model = model.as_ref().filter(|(m, s)| m.flags(l, s));
-            if by_phrases || by_model.is_some() {
-                let mut sure = if by_phrases { score[i] } else { 0.0 };
-                if let Some((m, s)) = &model {
+            if by_phrases(i) || by_model.is_some() {
+                let mut sure = if by_phrases(i) { score[i] } else { 0.0 };
+                if let Some((_, s)) = &model {
                     sure = sure.max(s.probability(l));
-                    if !by_phrases {
-                        evidence[i] = m.evidence(l, &n);
-                    }
                 }
                 let mut ev = std::mem::take(&mut evidence[i]);
                 ev.sort_by_key(|e| e.start);
