@@ -92,20 +92,24 @@ fn corpus(name: &str) -> endwell_core::triage::eval::Report {
 /// today, so that a change to either cannot quietly make triage worse:
 /// (split, crisis recall, crisis precision, micro-F1 of the other labels).
 /// The dev splits are trained and tuned on; the calibration splits chose
-/// the model's thresholds; `test` and `test2` are held out (see
+/// the model's thresholds; `test`, `test2` and `test3` are held out (see
 /// corpus/triage/README.md). The targets (crisis recall 0.98 with
 /// precision 0.85, micro-F1 0.85) are printed by `endwell triage eval` in
 /// CI; the held-out splits do not meet them all yet.
-const FLOORS: [(&str, f64, f64, f64); 9] = [
+const FLOORS: [(&str, f64, f64, f64); 13] = [
     ("dev.jsonl", 0.98, 0.87, 0.95),
     ("dev2.jsonl", 0.98, 0.95, 0.94),
     ("dev3.jsonl", 0.98, 0.90, 0.92),
-    ("dev4.jsonl", 0.97, 0.80, 0.91),
-    ("dev5.jsonl", 0.98, 0.82, 0.92),
-    ("calib1.jsonl", 0.96, 0.66, 0.89),
-    ("calib2.jsonl", 0.96, 0.61, 0.87),
-    ("test.jsonl", 0.94, 0.73, 0.88),
-    ("test2.jsonl", 0.95, 0.66, 0.82),
+    ("dev4.jsonl", 0.98, 0.80, 0.90),
+    ("dev5.jsonl", 0.98, 0.82, 0.91),
+    ("dev6.jsonl", 0.98, 0.85, 0.93),
+    ("dev7.jsonl", 0.98, 0.84, 0.92),
+    ("dev8.jsonl", 0.98, 0.81, 0.94),
+    ("calib1.jsonl", 0.96, 0.68, 0.90),
+    ("calib2.jsonl", 0.96, 0.67, 0.87),
+    ("test.jsonl", 0.94, 0.78, 0.89),
+    ("test2.jsonl", 0.96, 0.69, 0.84),
+    ("test3.jsonl", 0.94, 0.71, 0.84),
 ];
 
 #[test]

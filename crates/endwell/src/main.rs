@@ -220,6 +220,9 @@ enum TriageCommand {
         /// Keep a word or word pair when at least this many messages have it.
         #[arg(long, default_value_t = TrainOptions::default().min_count)]
         min_count: usize,
+        /// Leave out weights nearer zero than this (a smaller file, faster triage).
+        #[arg(long, default_value_t = TrainOptions::default().min_weight)]
+        min_weight: f32,
         /// Labelled corpora (JSONL) that neither the pack nor the training saw, to choose each
         /// label's threshold for phrases and model together.
         #[arg(long, num_args = 1..)]
@@ -491,6 +494,7 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
                     language,
                     l2,
                     min_count,
+                    min_weight,
                     calibrate,
                 }) => triage::train(
                     &*triage::load_classifier(packs.as_deref())?,
@@ -501,6 +505,7 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
                     TrainOptions {
                         l2,
                         min_count,
+                        min_weight,
                         ..TrainOptions::default()
                     },
                 ),

@@ -25,7 +25,7 @@ use super::text::{CLAUSE, Span};
 use super::{Label, readable};
 use crate::DomainError;
 
-/// Labels a model may have: all but `other`.
+/// A slot per label (that of `other` stays unused: it is what is left).
 const N: usize = Label::ALL.len();
 
 /// A model file as written by `endwell triage train`.

@@ -180,6 +180,7 @@ struct Normal {
 }
 
 /// A text as a pack reads it (see [`Pack::normalized`]).
+#[derive(Default)]
 pub(super) struct Normalized {
     /// " w1 w2 … wn ": the words after normalisation, between spaces.
     pub norm: String,
@@ -510,11 +511,25 @@ impl Pack {
     /// each word is written lower-cased, then looked up and replaced when
     /// the pack normalises it.
     pub(super) fn normalized(&self, text: &str) -> Normalized {
-        let mut norm = String::with_capacity(text.len() + 16);
-        let mut starts: Vec<usize> = Vec::with_capacity(text.len() / 4 + 8);
-        let mut origin: Vec<Span> = Vec::with_capacity(text.len() / 4 + 8);
-        let mut is_clause: Vec<bool> = Vec::with_capacity(text.len() / 4 + 8);
-        let mut hashes: Vec<u64> = Vec::with_capacity(text.len() / 4 + 8);
+        let mut n = Normalized::default();
+        self.normalize_into(text, &mut n);
+        n
+    }
+
+    /// [`Pack::normalized`] into buffers kept from an earlier message.
+    fn normalize_into(&self, text: &str, n: &mut Normalized) {
+        let Normalized {
+            norm,
+            starts,
+            origin,
+            is_clause,
+            hashes,
+        } = n;
+        norm.clear();
+        starts.clear();
+        origin.clear();
+        is_clause.clear();
+        hashes.clear();
         norm.push(' ');
         text::scan(text, |t, span| {
             let at = norm.len();
@@ -522,7 +537,7 @@ impl Pack {
                 Token::Clause => norm.push_str(CLAUSE),
                 Token::Currency => norm.push_str(&text[span.start..span.end]),
                 Token::Word { plain: true } => norm.push_str(&text[span.start..span.end]),
-                Token::Word { plain: false } => text::push_lower(&mut norm, text, span),
+                Token::Word { plain: false } => text::push_lower(norm, text, span),
             }
             let h = hash::word(&norm[at..]);
             match self.normal(&norm[at..], h) {
@@ -546,25 +561,37 @@ impl Pack {
                 }
             }
         });
-        Normalized {
-            norm,
-            starts,
-            origin,
-            is_clause,
-            hashes,
-        }
     }
 
     /// Findings for the client's words in `text`, labels in their order.
     pub fn findings(&self, text: &str) -> Vec<Finding> {
-        let n = self.normalized(text);
+        // The normalised text's buffers are kept per thread and reused:
+        // allocating five of them for every message cost more than the
+        // word model's scoring. A very long message's are not kept.
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Normalized> = std::cell::RefCell::new(Normalized::default());
+        }
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut n) => {
+                self.normalize_into(text, &mut n);
+                let found = self.findings_in(text, &n);
+                if n.norm.capacity() > 1 << 20 {
+                    *n = Normalized::default();
+                }
+                found
+            }
+            Err(_) => self.findings_in(text, &self.normalized(text)),
+        })
+    }
+
+    fn findings_in(&self, text: &str, n: &Normalized) -> Vec<Finding> {
         let Normalized {
             norm,
             starts,
             origin,
             is_clause,
             ..
-        } = &n;
+        } = n;
         // Overlapping matches come in the order of their ends, so the word a
         // match ends in is found by moving forward, and its first word by
         // counting back (a search per match cost more than the match).
@@ -588,6 +615,8 @@ impl Pack {
             let p = &self.patterns[id];
             let end = m.end() - if p.prefix { 1 } else { 2 };
             if starts[cursor] > end {
+                // Not in order after all (aho-corasick reports overlapping
+                // matches by their end): start again rather than misplace it.
                 cursor = 0;
             }
             while starts.get(cursor + 1).is_some_and(|s| *s <= end) {
@@ -608,8 +637,9 @@ impl Pack {
         }
         // A near rule holds where a word of each group is found within its
         // reach: it counts as one hit from the first word to the last. Hits
-        // sorted by (rule, group, place) are looked up by range, not scanned
-        // once per rule (messages have many common near words).
+        // sorted by (rule, group, place) are walked rule by rule, each
+        // group's looked up by range (messages have many common near words,
+        // and most rules have none).
         near.sort_unstable();
         for found in near.chunk_by(|a, b| a.0 == b.0) {
             let r = found[0].0;
