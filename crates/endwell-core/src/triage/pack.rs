@@ -682,7 +682,7 @@ impl Pack {
 
         // The word model flags what the phrases missed; its words are the
         // evidence only when no phrase is.
-        let model = self.model.as_ref().map(|m| (m, m.score(&n)));
+        let model = self.model.as_ref().map(|m| (m, m.score(n)));
         if cues.is_empty() && !model.as_ref().is_some_and(|(m, s)| m.flags_any(s)) {
             return Vec::new();
         }
@@ -750,7 +750,7 @@ impl Pack {
                 .filter(|l| m.flags(*l, s) && !by_phrases(l.index()))
                 .collect();
             if !only.is_empty() {
-                for (l, ev) in only.iter().zip(m.evidence(&only, &n)) {
+                for (l, ev) in only.iter().zip(m.evidence(&only, n)) {
                     evidence[l.index()] = ev;
                 }
             }
