@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::hash::{self, Prehashed};
 use super::pack::{Normalized, Pack};
-use super::text::{CLAUSE, Span};
+use super::text::{self, CLAUSE, Span};
 use super::{Label, readable};
 use crate::DomainError;
 
@@ -278,21 +278,11 @@ fn spans(top: [(f32, usize, usize); MAX_EVIDENCE], n: &Normalized) -> Vec<Span> 
                 last += 1;
             }
         }
-        let mut span = Span {
+        let span = Span {
             start: n.origin[first].start,
             end: n.origin[last].end,
         };
-        out.retain(|e| {
-            let overlaps = e.start <= span.end && span.start <= e.end;
-            if overlaps {
-                span = Span {
-                    start: span.start.min(e.start),
-                    end: span.end.max(e.end),
-                };
-            }
-            !overlaps
-        });
-        out.push(span);
+        text::add_merged(&mut out, span);
     }
     out
 }

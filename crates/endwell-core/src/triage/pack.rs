@@ -722,20 +722,7 @@ impl Pack {
                 start: origin[h.first].start,
                 end: origin[h.last].end,
             };
-            // Overlapping evidence is shown once, as the words of both.
-            let ev = &mut evidence[label.index()];
-            let mut merged = span;
-            ev.retain(|e| {
-                let overlaps = e.start <= merged.end && merged.start <= e.end;
-                if overlaps {
-                    merged = Span {
-                        start: merged.start.min(e.start),
-                        end: merged.end.max(e.end),
-                    };
-                }
-                !overlaps
-            });
-            ev.push(merged);
+            text::add_merged(&mut evidence[label.index()], span);
             // Each phrase counts once however often it appears.
             if !counted.contains(&h.id) {
                 counted.push(h.id);

@@ -60,6 +60,23 @@ pub struct Span {
     pub end: usize,
 }
 
+/// Add `span` to `spans`, where overlapping ones are shown once, as the
+/// words of both.
+pub fn add_merged(spans: &mut Vec<Span>, span: Span) {
+    let mut merged = span;
+    spans.retain(|e| {
+        let overlaps = e.start <= merged.end && merged.start <= e.end;
+        if overlaps {
+            merged = Span {
+                start: merged.start.min(e.start),
+                end: merged.end.max(e.end),
+            };
+        }
+        !overlaps
+    });
+    spans.push(merged);
+}
+
 /// A word of the original text, lower-cased, with its place. Clause marks
 /// (`. , ; : ! ?` and line breaks) are kept as the token "," so that
 /// negation does not reach across them.
