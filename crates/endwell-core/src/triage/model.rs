@@ -450,6 +450,10 @@ pub fn calibrate(
     for (key, lm) in file.labels.iter_mut() {
         let Some(l) = Label::parse(key) else { continue };
         let y: Vec<bool> = examples.iter().map(|(_, ls)| ls.contains(&l)).collect();
+        if !y.contains(&true) {
+            // Nothing to choose by: training's threshold stays.
+            continue;
+        }
         // What the phrases flag is flagged at any threshold.
         let p: Vec<f32> = read
             .iter()
@@ -611,6 +615,43 @@ mod tests {
             (Label::Payment, &["invoice".to_string()][..])
         );
         assert!(p.findings("see you soon").is_empty());
+    }
+
+    #[test]
+    fn calibration_chooses_thresholds_for_phrases_and_model_together() {
+        let p = pack();
+        let mut examples = Vec::new();
+        for i in 0..40 {
+            examples.push((format!("I have had enough of it all {i}"), vec![Label::Crisis]));
+            examples.push((format!("can we move thursday to {i} pm"), vec![Label::Scheduling]));
+            examples.push((format!("thanks for the chat {i}"), vec![Label::Other]));
+        }
+        let (mut file, _) = train(&p, &examples, TrainOptions::default()).unwrap();
+        let scheduling = file.labels["scheduling"].threshold;
+        // Held-out messages with crises and without any scheduling.
+        let held: Vec<(String, Vec<Label>)> = (0..10)
+            .flat_map(|i| {
+                [
+                    (format!("had enough {i}"), vec![Label::Crisis]),
+                    (format!("thanks {i}"), vec![Label::Other]),
+                ]
+            })
+            .collect();
+        let with = p
+            .phrases_only()
+            .with_model("m.json", &serde_json::to_string(&file).unwrap())
+            .unwrap();
+        let fits = calibrate(&with, &mut file, &held).unwrap();
+        let crisis = fits.iter().find(|f| f.label == Label::Crisis).unwrap();
+        assert_eq!((crisis.positives, crisis.recall), (10, 1.0));
+        assert_eq!(file.labels["crisis"].threshold, round(crisis.threshold));
+        assert!(
+            !fits.iter().any(|f| f.label == Label::Scheduling),
+            "no scheduling to choose by"
+        );
+        assert_eq!(file.labels["scheduling"].threshold, scheduling);
+        // Calibrating needs the model beside the pack.
+        assert!(calibrate(&p, &mut file, &held).is_err());
     }
 
     #[test]
