@@ -94,6 +94,11 @@ pub struct Finding {
 /// Finds labels in a message's text.
 pub trait Classifier: Send + Sync {
     fn classify(&self, text: &str) -> Vec<Finding>;
+
+    /// Findings for a parsed message: its subject and text (see [`message_text`]).
+    fn classify_message(&self, m: &crate::message::Message) -> Vec<Finding> {
+        self.classify(&message_text(m))
+    }
 }
 
 /// Whether any finding is a crisis.

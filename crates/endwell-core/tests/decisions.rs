@@ -5,7 +5,7 @@ use endwell_core::decision::{Action, Contact, Decision, Policy};
 use endwell_core::lifecycle::EngagementState;
 use endwell_core::message::Message;
 use endwell_core::terms::{Channel, Terms};
-use endwell_core::triage::{Classifier, PackClassifier, message_text};
+use endwell_core::triage::{Classifier, PackClassifier};
 
 /// The built-in pack, read once.
 static TRIAGE: std::sync::LazyLock<std::sync::Arc<PackClassifier>> = std::sync::LazyLock::new(PackClassifier::english);
@@ -56,7 +56,7 @@ impl Default for Case {
 impl Case {
     fn decide(&self, m: &Message) -> Decision {
         let at: Timestamp = self.at.parse().unwrap();
-        let labels = TRIAGE.classify(&message_text(m));
+        let labels = TRIAGE.classify_message(m);
         Policy::around(&self.terms, at).decide(&Contact {
             channel: self.channel,
             state: self.state,

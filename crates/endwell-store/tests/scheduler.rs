@@ -8,7 +8,7 @@ use endwell_core::lifecycle::EngagementState;
 use endwell_core::message::Message;
 use endwell_core::model::{NewUser, Role};
 use endwell_core::terms::{Channel, Terms};
-use endwell_core::triage::{Classifier, PackClassifier, message_text};
+use endwell_core::triage::{Classifier, PackClassifier};
 
 /// The built-in pack, read once.
 static TRIAGE: std::sync::LazyLock<std::sync::Arc<PackClassifier>> = std::sync::LazyLock::new(PackClassifier::english);
@@ -43,7 +43,7 @@ fn decided(v: Viewer, sender: &str, body: &str, at: &str, last_reply: Option<Tim
     let at: Timestamp = at.parse().unwrap();
     let raw = format!("Return-Path: <{sender}>\nFrom: {sender}\nTo: sam@clinic.example\nSubject: hello\n\n{body}\n");
     let m = Message::parse(raw.as_bytes());
-    let labels = TRIAGE.classify(&message_text(&m));
+    let labels = TRIAGE.classify_message(&m);
     let decision = Policy::around(&terms, at).decide(&Contact {
         channel: Channel::Email,
         state: EngagementState::Active,

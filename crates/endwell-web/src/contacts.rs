@@ -13,7 +13,7 @@ use endwell_core::decision::{Action, Contact, Decision, Policy};
 use endwell_core::message::Message;
 use endwell_core::model::{Engagement, User};
 use endwell_core::terms::{Channel, Terms};
-use endwell_core::triage::{Classifier, Finding, message_text};
+use endwell_core::triage::{Classifier, Finding};
 use endwell_core::{EngagementId, UserId, access::Viewer};
 use endwell_store::contacts::{ContactEntry, NewContact};
 use jiff::{SignedDuration, Timestamp};
@@ -138,7 +138,7 @@ pub async fn evaluate(state: &AppState, user: &User, incoming: &Incoming) -> Res
         return Err(endwell_store::StoreError::Forbidden.into());
     }
     let at = incoming.at.unwrap_or_else(Timestamp::now);
-    let labels = state.classifier.classify(&message_text(m));
+    let labels = state.classifier.classify_message(m);
     let policy = state.policies.get(incoming.engagement, &terms, at);
     let decision = policy.decide(&Contact {
         channel: incoming.channel,

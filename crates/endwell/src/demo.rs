@@ -128,7 +128,7 @@ async fn demo_contacts(
 ) -> anyhow::Result<()> {
     use endwell_core::decision::{Contact, Policy};
     use endwell_core::message::Message;
-    use endwell_core::triage::{Classifier, PackClassifier, message_text};
+    use endwell_core::triage::{Classifier, PackClassifier};
     let v = viewer(sam);
     let (_, terms) = store.terms_in_force(v, engagement).await?;
     let terms = terms.context("Amara's engagement has consented terms")?;
@@ -162,7 +162,7 @@ async fn demo_contacts(
             sam.email
         );
         let m = Message::parse(raw.as_bytes());
-        let labels = triage.classify(&message_text(&m));
+        let labels = triage.classify_message(&m);
         let decision = Policy::around(&terms, at).decide(&Contact {
             channel: Channel::Email,
             state: EngagementState::Active,

@@ -11,7 +11,7 @@ use endwell_core::decision::{Contact, Decision, Policy};
 use endwell_core::lifecycle::EngagementState;
 use endwell_core::message::Message;
 use endwell_core::terms::{Channel, Terms};
-use endwell_core::triage::{Classifier, PackClassifier, message_text};
+use endwell_core::triage::{Classifier, PackClassifier};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
@@ -89,7 +89,7 @@ pub fn decide(args: DecideArgs) -> anyhow::Result<()> {
     {
         message = Message::plain(Some(from), &message.body);
     }
-    let labels = args.classifier.classify(&message_text(&message));
+    let labels = args.classifier.classify_message(&message);
     let decision = Policy::around(&terms, at).decide(&Contact {
         channel,
         state,

@@ -11,7 +11,7 @@ use endwell_core::message::Message;
 use endwell_core::triage::eval::{evaluate, parse_corpus};
 use endwell_core::triage::model::{Fit, TrainOptions, calibrate, train as train_model};
 use endwell_core::triage::pack::Pack;
-use endwell_core::triage::{Classifier, Label, PackClassifier, is_crisis, message_text};
+use endwell_core::triage::{Classifier, Label, PackClassifier, is_crisis};
 use serde_json::json;
 
 /// The packs in `dir` (every `*.toml`, in name order, each with its word
@@ -64,7 +64,7 @@ pub fn triage(classifier: &PackClassifier, json_out: bool) -> anyhow::Result<()>
         .read_to_end(&mut raw)
         .context("cannot read the message from standard input")?;
     let message = Message::parse(&raw);
-    let findings = classifier.classify(&message_text(&message));
+    let findings = classifier.classify_message(&message);
     if json_out {
         let labels: Vec<_> = findings
             .iter()

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use endwell_core::DomainError;
 use endwell_core::message::Message;
-use endwell_core::triage::{Classifier, is_crisis, message_text};
+use endwell_core::triage::{Classifier, is_crisis};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -66,5 +66,5 @@ pub async fn triage(
         return Err(DomainError::invalid("message", "the message is empty").into());
     }
     let message = Message::parse(body.message.as_bytes());
-    Ok(Json(triage_out(&s.classifier.classify(&message_text(&message)))))
+    Ok(Json(triage_out(&s.classifier.classify_message(&message))))
 }
