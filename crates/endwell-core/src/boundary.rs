@@ -163,6 +163,25 @@ pub fn category_for(label: Label) -> Option<Category> {
     }
 }
 
+/// The longest a report's texts may be, in characters.
+const REPORT_LIMIT: usize = 4000;
+
+/// What the practitioner writes about an incident, checked and trimmed:
+/// what happened (required) and how they responded.
+pub fn report(what_happened: &str, response: &str) -> Result<(String, String), DomainError> {
+    let (what, response) = (what_happened.trim(), response.trim());
+    if what.is_empty() {
+        return Err(DomainError::invalid(
+            "what_happened",
+            "say what happened, in a sentence or two",
+        ));
+    }
+    if what.chars().count() > REPORT_LIMIT || response.chars().count() > REPORT_LIMIT {
+        return Err(DomainError::invalid("what_happened", "keep it under 4,000 characters"));
+    }
+    Ok((what.to_string(), response.to_string()))
+}
+
 /// A boundary incident triage suggests, for the practitioner to confirm.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Proposal {
@@ -208,6 +227,16 @@ pub fn proposals(findings: &[Finding]) -> Vec<Proposal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_report_says_what_happened_in_reasonable_length() {
+        assert_eq!(
+            report("  Offered a gift. ", " Thanked her. ").unwrap(),
+            ("Offered a gift.".to_string(), "Thanked her.".to_string())
+        );
+        assert!(report("   ", "x").unwrap_err().to_string().contains("say what happened"));
+        assert!(report("x", &"y".repeat(4001)).unwrap_err().to_string().contains("under 4,000"));
+    }
 
     #[test]
     fn boundary_labels_propose_one_incident_each() {

@@ -57,31 +57,43 @@ impl Store {
     /// Record an incident on the viewer's own engagement, from one of its
     /// contacts or not; it is added to the engagement's history.
     pub async fn record_incident(&self, viewer: Viewer, engagement: EngagementId, n: NewIncident) -> Result<Incident> {
-        let e = self.engagement(viewer, engagement).await?;
-        if e.practitioner_id != viewer.id {
-            return Err(StoreError::Forbidden);
-        }
-        let what = n.what_happened.trim();
-        if what.is_empty() {
-            return Err(DomainError::invalid("what_happened", "say what happened, in a sentence or two").into());
-        }
-        if what.chars().count() > 4000 || n.response.chars().count() > 4000 {
-            return Err(DomainError::invalid("what_happened", "keep it under 4,000 characters").into());
-        }
         if let Some(c) = n.contact_id {
             let contact = self.contact(viewer, c).await?;
             if contact.engagement_id != Some(engagement) {
                 return Err(DomainError::invalid("contact_id", "that contact belongs to another engagement").into());
             }
         }
+        self.write_incident(viewer, engagement, n).await
+    }
+
+    /// Record an incident from one of the viewer's contacts (`n.contact_id`),
+    /// on the engagement the contact belongs to.
+    pub async fn record_incident_from_contact(&self, viewer: Viewer, n: NewIncident) -> Result<Incident> {
+        let c = n
+            .contact_id
+            .ok_or_else(|| DomainError::invalid("contact_id", "say which contact the incident is recorded from"))?;
+        let engagement = self
+            .contact(viewer, c)
+            .await?
+            .engagement_id
+            .ok_or(StoreError::NotFound)?;
+        self.write_incident(viewer, engagement, n).await
+    }
+
+    async fn write_incident(&self, viewer: Viewer, engagement: EngagementId, n: NewIncident) -> Result<Incident> {
+        let e = self.engagement(viewer, engagement).await?;
+        if e.practitioner_id != viewer.id {
+            return Err(StoreError::Forbidden);
+        }
+        let (what_happened, response) = endwell_core::boundary::report(&n.what_happened, &n.response)?;
         let incident = Incident {
             id: Uuid::now_v7(),
             engagement_id: engagement,
             practitioner_id: e.practitioner_id,
             category: n.category,
             initiated_by: n.initiated_by,
-            what_happened: what.to_string(),
-            response: n.response.trim().to_string(),
+            what_happened,
+            response,
             contact_id: n.contact_id,
             created_by: viewer.id,
             created_at: now(),

@@ -444,13 +444,10 @@ pub async fn record_incident(
     let f: IncidentForm = read_form(&user, &body)?;
     let id: uuid::Uuid = super::parse_id(&id).or_page(&user)?;
     let category: endwell_core::boundary::Category = f.category.parse().map_err(AppError::Domain).or_page(&user)?;
-    let contact = state.store.contact(user.viewer(), id).await.or_page(&user)?;
-    let engagement = contact.engagement_id.ok_or(AppError::NotFound).or_page(&user)?;
-    state
+    let incident = state
         .store
-        .record_incident(
+        .record_incident_from_contact(
             user.viewer(),
-            engagement,
             endwell_store::boundary::NewIncident {
                 category,
                 initiated_by: endwell_core::boundary::InitiatedBy::Client,
@@ -461,7 +458,7 @@ pub async fn record_incident(
         )
         .await
         .or_page(&user)?;
-    Ok(Redirect::to(&format!("/engagements/{engagement}#incidents")).into_response())
+    Ok(Redirect::to(&format!("/engagements/{}#incidents", incident.engagement_id)).into_response())
 }
 
 #[derive(Deserialize)]
