@@ -234,8 +234,18 @@ mod tests {
             report("  Offered a gift. ", " Thanked her. ").unwrap(),
             ("Offered a gift.".to_string(), "Thanked her.".to_string())
         );
-        assert!(report("   ", "x").unwrap_err().to_string().contains("say what happened"));
-        assert!(report("x", &"y".repeat(4001)).unwrap_err().to_string().contains("under 4,000"));
+        assert!(
+            report("   ", "x")
+                .unwrap_err()
+                .to_string()
+                .contains("say what happened")
+        );
+        assert!(
+            report("x", &"y".repeat(4001))
+                .unwrap_err()
+                .to_string()
+                .contains("under 4,000")
+        );
     }
 
     #[test]
