@@ -156,6 +156,15 @@ impl TestApp {
         r.send().await.unwrap()
     }
 
+    /// GET `path` from the API as the holder of `token`, as JSON.
+    pub async fn get_json(&self, path: &str, token: &str) -> serde_json::Value {
+        self.api(reqwest::Method::GET, path, token, None)
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn token(&self, user: &endwell_core::model::User) -> String {
         let t = endwell_web::auth::new_token();
         self.store

@@ -345,20 +345,10 @@ on_every_backend!(calendars_and_feed_over_the_api, |app: &TestApp| async move {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["last_error"], Value::Null);
 
-    let list: Value = app
-        .api(reqwest::Method::GET, "/api/v1/calendars", &token, None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/api/v1/calendars", &token).await;
     assert_eq!(list.as_array().unwrap().len(), 2);
     // Dana sees none and cannot touch Sam's.
-    let theirs: Value = app
-        .api(reqwest::Method::GET, "/api/v1/calendars", &other, None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let theirs: Value = app.get_json("/api/v1/calendars", &other).await;
     assert!(theirs.as_array().unwrap().is_empty());
     for (method, path) in [
         (reqwest::Method::DELETE, format!("/api/v1/calendars/{sub_id}")),

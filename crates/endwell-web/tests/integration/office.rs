@@ -132,24 +132,11 @@ on_every_backend!(contact_api_records_decides_and_releases, |app: &TestApp| asyn
     let r = post(json!({"channel": "email"})).await.unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
-    let held: Value = app
-        .api(reqwest::Method::GET, "/api/v1/held", &token, None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let held: Value = app.get_json("/api/v1/held", &token).await;
     assert_eq!(held.as_array().unwrap().len(), 2);
     let list: Value = app
-        .api(
-            reqwest::Method::GET,
-            &format!("/api/v1/engagements/{eid}/contacts"),
-            &token,
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/v1/engagements/{eid}/contacts"), &token)
+        .await;
     assert_eq!(list.as_array().unwrap().len(), 3);
 
     // Another practitioner: the engagement does not exist for them.
@@ -167,16 +154,11 @@ on_every_backend!(contact_api_records_decides_and_releases, |app: &TestApp| asyn
     assert_eq!(r.json::<Value>().await.unwrap(), json!([]));
 
     let a: Value = app
-        .api(
-            reqwest::Method::GET,
+        .get_json(
             &format!("/api/v1/engagements/{eid}/availability?at=2026-11-30T20:00:00Z"),
             &token,
-            None,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(
         a,
         json!({"open": false, "next_open": "2026-12-01T09:00:00Z", "next_close": null, "reply_by": "2026-12-03T17:00:00Z"})
@@ -315,16 +297,8 @@ on_every_backend!(
         assert_eq!(d["action"], "forward");
         assert!(d["reasons"].to_string().contains("forwarded to dana"), "{d}");
         let sams = app
-            .api(
-                reqwest::Method::GET,
-                &format!("/api/v1/engagements/{eid}/contacts"),
-                &token,
-                None,
-            )
-            .await
-            .json::<Value>()
-            .await
-            .unwrap();
+            .get_json(&format!("/api/v1/engagements/{eid}/contacts"), &token)
+            .await;
         assert_eq!(sams.as_array().unwrap().len(), 0, "not kept in Sam's record");
         let b = app.login("dana@clinic.example").await;
         let inbox = app.page(&b, "/inbox").await;

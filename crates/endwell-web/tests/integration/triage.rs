@@ -68,12 +68,7 @@ on_every_backend!(a_crisis_is_an_alert_until_acknowledged, |app: &TestApp| async
     assert!(week.contains("may be a crisis has not been acknowledged"), "{week}");
     let inbox = app.page(&b, "/inbox").await;
     assert!(inbox.contains("I have read this and acted"));
-    let alerts: Value = app
-        .api(Method::GET, "/api/v1/alerts", &token, None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let alerts: Value = app.get_json("/api/v1/alerts", &token).await;
     assert_eq!(alerts.as_array().unwrap().len(), 1);
 
     // Another practitioner cannot acknowledge it (nor see it).
@@ -100,12 +95,7 @@ on_every_backend!(a_crisis_is_an_alert_until_acknowledged, |app: &TestApp| async
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let week = app.page(&b, "/week").await;
     assert!(!week.contains("not been acknowledged"));
-    let alerts: Value = app
-        .api(Method::GET, "/api/v1/alerts", &token, None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let alerts: Value = app.get_json("/api/v1/alerts", &token).await;
     assert!(alerts.as_array().unwrap().is_empty());
     // Again is fine; a contact that is not a crisis is refused.
     let r = app
@@ -160,16 +150,8 @@ on_every_backend!(
         );
         // Nothing is logged until the practitioner records it.
         let none: Value = app
-            .api(
-                Method::GET,
-                &format!("/api/v1/engagements/{eid}/incidents"),
-                &token,
-                None,
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_json(&format!("/api/v1/engagements/{eid}/incidents"), &token)
+            .await;
         assert!(none.as_array().unwrap().is_empty());
 
         let csrf = hidden(&inbox, "csrf");
@@ -202,16 +184,8 @@ on_every_backend!(
         );
 
         let list: Value = app
-            .api(
-                Method::GET,
-                &format!("/api/v1/engagements/{eid}/incidents"),
-                &token,
-                None,
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_json(&format!("/api/v1/engagements/{eid}/incidents"), &token)
+            .await;
         assert_eq!(list.as_array().unwrap().len(), 1);
         assert_eq!(list[0]["category"], "gifts_or_money");
         assert_eq!(list[0]["response"], "Thanked her and explained the gift policy.");
