@@ -244,37 +244,39 @@ pub struct ProposalRow {
     pub what_happened: String,
 }
 
-/// Rows for contacts, with the proposals not yet answered.
-async fn contact_rows(
+/// Rows for each list of contacts, with the proposals not yet answered
+/// (looked up once for all the lists).
+async fn contact_rows<const N: usize>(
     state: &AppState,
     user: &CurrentUser,
-    list: &[ContactEntry],
-) -> Result<Vec<ContactRow>, super::PageError> {
-    let ids: Vec<uuid::Uuid> = list.iter().map(|c| c.id).collect();
+    lists: [&[ContactEntry]; N],
+) -> Result<[Vec<ContactRow>; N], super::PageError> {
+    let ids: Vec<uuid::Uuid> = lists.iter().flat_map(|l| l.iter().map(|c| c.id)).collect();
     let answered = state
         .store
         .answered_proposals(user.viewer(), &ids)
         .await
         .or_page(user)?;
     let tz = user.user.timezone.clone();
-    Ok(list
-        .iter()
-        .map(|c| {
-            let mut row = contact_row(c, &tz);
-            if c.practitioner_id == user.user.id && c.engagement_id.is_some() {
-                row.proposals = endwell_core::boundary::proposals(&c.labels)
-                    .into_iter()
-                    .filter(|p| !answered.contains(&(c.id, p.category)))
-                    .map(|p| ProposalRow {
-                        category: p.category.key(),
-                        words: p.category.words(),
-                        what_happened: p.what_happened,
-                    })
-                    .collect();
-            }
-            row
-        })
-        .collect())
+    Ok(lists.map(|list| {
+        list.iter()
+            .map(|c| {
+                let mut row = contact_row(c, &tz);
+                if c.practitioner_id == user.user.id && c.engagement_id.is_some() {
+                    row.proposals = endwell_core::boundary::proposals(&c.labels)
+                        .into_iter()
+                        .filter(|p| !answered.contains(&(c.id, p.category)))
+                        .map(|p| ProposalRow {
+                            category: p.category.key(),
+                            words: p.category.words(),
+                            what_happened: p.what_happened,
+                        })
+                        .collect();
+                }
+                row
+            })
+            .collect()
+    }))
 }
 
 fn contact_row(c: &ContactEntry, tz: &str) -> ContactRow {
@@ -350,8 +352,7 @@ pub async fn inbox(State(state): State<AppState>, user: CurrentUser) -> PageResu
         .await
         .or_page(&user)?;
     let alerts = state.store.crisis_alerts(user.viewer()).await.or_page(&user)?;
-    let alerts = contact_rows(&state, &user, &alerts).await?;
-    let contacts = contact_rows(&state, &user, &list).await?;
+    let [alerts, contacts] = contact_rows(&state, &user, [&alerts, &list]).await?;
     Ok(render(
         StatusCode::OK,
         &InboxPage {
@@ -387,7 +388,10 @@ pub async fn held(State(state): State<AppState>, user: CurrentUser, Query(p): Qu
             layout: Layout::new("Held", "held", Some(&user)),
             held_view: true,
             alerts: Vec::new(),
-            contacts: contact_rows(&state, &user, &list).await?,
+            contacts: {
+                let [rows] = contact_rows(&state, &user, [&list]).await?;
+                rows
+            },
             digests: digests
                 .iter()
                 .map(|d| (fmt_time(d.released_at, &tz), d.contact_count, d.id.to_string()))
